@@ -1,0 +1,251 @@
+//! The tract backend: pure Rust, CPU. The graph is specialised to the caller's shapes, then
+//! decluttered and optimised once at load; the plan's state is reused across runs.
+
+use std::collections::{BTreeSet, HashMap};
+
+use tract_onnx::prelude::*;
+use tract_onnx::tract_hir::internal::{Factoid, InferenceFact, SimplePlan, SimpleState};
+
+use super::{check_outputs_len, order_inputs, Graph, Provider, Session, SessionOptions};
+use crate::error::{Error, ErrorKind, Result};
+use crate::tensor::{DType, Input, Tensor as EdgeTensor, TensorData, TensorInfo};
+
+pub struct TractSession {
+    name: String,
+    inputs: Vec<TensorInfo>,
+    outputs: Vec<TensorInfo>,
+    /// Per declared input, the concrete shape the plan was optimised for; None for inputs
+    /// folded into the graph as constants.
+    shapes: Vec<Option<Vec<usize>>>,
+    constants: Vec<(String, EdgeTensor)>,
+    state: TypedSimpleState,
+}
+
+/// Operators tract-onnx does not know, by name, among `ops` (domain-qualified keys are
+/// looked up by their operator name).
+pub fn unsupported_ops<'a>(ops: impl IntoIterator<Item = &'a String>) -> Vec<String> {
+    let onnx = tract_onnx::onnx();
+    ops.into_iter()
+        .filter(|k| {
+            let op = k.rsplit(':').next().unwrap_or(k);
+            !onnx.op_register.0.contains_key(op)
+        })
+        .cloned()
+        .collect()
+}
+
+fn datum_type(d: DType) -> DatumType {
+    match d {
+        DType::F32 => f32::datum_type(),
+        DType::F16 => f16::datum_type(),
+        DType::I64 => i64::datum_type(),
+        DType::I32 => i32::datum_type(),
+        DType::U8 => u8::datum_type(),
+        DType::I8 => i8::datum_type(),
+        DType::Bool => bool::datum_type(),
+    }
+}
+
+fn backend_err(what: &str, e: impl std::fmt::Display + std::fmt::Debug) -> Error {
+    // tract's errors are chains; `{:?}` of anyhow prints every cause, which names the node.
+    let text = format!("{e:#}");
+    let kind = if text.contains("Unimplemented") || text.contains("not implemented") {
+        ErrorKind::UnsupportedOperator
+    } else {
+        ErrorKind::Backend
+    };
+    Error::new(kind, format!("tract could not {what}: {}", text.replace('\n', " ")))
+}
+
+/// Parses `bytes` into a tract model with the given inputs fixed to `shapes`.
+fn parse(bytes: &[u8], dir: Option<&str>, inputs: &[(&TensorInfo, &Vec<usize>)]) -> Result<InferenceModel> {
+    let onnx = tract_onnx::onnx();
+    let proto = onnx.proto_model_for_read(&mut &bytes[..]).map_err(|e| backend_err("decode the graph", e))?;
+    let parsed = onnx.parse(&proto, dir).map_err(|e| backend_err("read the graph", e))?;
+    if !parsed.unresolved_inputs.is_empty() {
+        return Err(Error::new(
+            ErrorKind::InvalidModel,
+            format!("values read by nodes but never produced: {:?}", parsed.unresolved_inputs),
+        ));
+    }
+    let mut model = parsed.model;
+    if model.inputs.len() != inputs.len() {
+        return Err(Error::new(
+            ErrorKind::Backend,
+            format!("tract sees {} inputs where {} were expected", model.inputs.len(), inputs.len()),
+        ));
+    }
+    for (ix, (info, shape)) in inputs.iter().enumerate() {
+        let fact = InferenceFact::dt_shape(datum_type(info.dtype), shape.iter().copied().collect::<TVec<usize>>());
+        model.set_input_fact(ix, fact).map_err(|e| backend_err("set the input shapes", e))?;
+    }
+    Ok(model)
+}
+
+/// `If` nodes whose condition tract's analysis has pinned to a constant, by node name.
+fn decided_ifs(model: &InferenceModel) -> HashMap<String, bool> {
+    let mut probe = model.clone();
+    if probe.analyse(false).is_err() {
+        return HashMap::new();
+    }
+    let mut decided = HashMap::new();
+    for node in probe.nodes() {
+        if node.op.name() != "If" || node.inputs.is_empty() {
+            continue;
+        }
+        let value = probe.outlet_fact(node.inputs[0]).ok().and_then(|f| f.value.concretize());
+        if let Some(cond) = value.and_then(|v| v.cast_to_scalar::<bool>().ok()) {
+            decided.insert(node.name.clone(), cond);
+        }
+    }
+    decided
+}
+
+pub fn load(graph: &Graph, opts: &SessionOptions) -> Result<TractSession> {
+    let summary = graph.summary();
+    let missing: BTreeSet<String> = unsupported_ops(summary.op_histogram.keys()).into_iter().collect();
+    if !missing.is_empty() {
+        return Err(Error::new(
+            ErrorKind::UnsupportedOperator,
+            format!(
+                "tract does not implement {} used by this graph",
+                missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    }
+    let constants: Vec<(String, EdgeTensor)> =
+        opts.constants.iter().filter(|(n, _)| graph.inputs().iter().any(|i| &i.name == n)).cloned().collect();
+    let live: Vec<&TensorInfo> =
+        graph.inputs().iter().filter(|i| !constants.iter().any(|(n, _)| *n == i.name)).collect();
+    let shapes = live.iter().map(|i| opts.resolve_shape(i)).collect::<Result<Vec<_>>>()?;
+    let fixed: Vec<(&TensorInfo, &Vec<usize>)> = live.iter().copied().zip(&shapes).collect();
+    let dir = graph.dir().and_then(|d| d.to_str());
+
+    // Specialise: constant inputs become initializers; `If`s whose condition is then known
+    // (directly, or through the shapes tract infers) are replaced by their branch, a level at
+    // a time.
+    let has_if = summary.op_histogram.contains_key("If");
+    let (mut bytes, mut model) = if constants.is_empty() && !has_if {
+        (None, parse(graph.bytes(), dir, &fixed)?)
+    } else {
+        let (b, _) = crate::onnx::fold::fold_ifs(graph.bytes(), &constants, &HashMap::new())?;
+        let m = parse(&b, dir, &fixed)?;
+        (Some(b), m)
+    };
+    if let Some(b) = bytes.as_mut() {
+        for _ in 0..16 {
+            let decided = decided_ifs(&model);
+            if decided.is_empty() {
+                break;
+            }
+            let (next, report) = crate::onnx::fold::fold_ifs(b, &constants, &decided)?;
+            if !report.changed() {
+                break;
+            }
+            *b = next;
+            model = parse(b, dir, &fixed)?;
+        }
+    }
+    let typed = model.into_optimized().map_err(|e| backend_err("optimise the graph", e))?;
+    let plan = SimplePlan::new(typed).map_err(|e| backend_err("plan the graph", e))?;
+    let state = SimpleState::new(&plan).map_err(|e| backend_err("make the plan's state", e))?;
+    Ok(TractSession {
+        name: graph.name().to_string(),
+        inputs: graph.inputs().to_vec(),
+        outputs: graph.outputs().to_vec(),
+        shapes: graph
+            .inputs()
+            .iter()
+            .map(|i| live.iter().position(|l| l.name == i.name).map(|ix| shapes[ix].clone()))
+            .collect(),
+        constants,
+        state,
+    })
+}
+
+fn to_tract(shape: &[usize], data: TensorData<'_>) -> TractResult<Tensor> {
+    match data {
+        TensorData::F32(d) => Tensor::from_shape(shape, d),
+        TensorData::F16(d) => Tensor::from_shape(shape, d),
+        TensorData::I64(d) => Tensor::from_shape(shape, d),
+        TensorData::I32(d) => Tensor::from_shape(shape, d),
+        TensorData::U8(d) => Tensor::from_shape(shape, d),
+        TensorData::I8(d) => Tensor::from_shape(shape, d),
+        TensorData::Bool(d) => Tensor::from_shape(shape, d),
+    }
+}
+
+fn copy_out(t: &Tensor, out: &mut EdgeTensor, name: &str) -> Result<()> {
+    let dt = t.datum_type();
+    let dtype = DType::ALL.into_iter().find(|d| datum_type(*d) == dt).ok_or_else(|| {
+        Error::new(ErrorKind::Backend, format!("output `{name}` has element type {dt:?}, which edgert does not support"))
+    })?;
+    out.reshape_for(dtype, t.shape().iter().copied());
+    let bad = |e| backend_err("read an output", e);
+    macro_rules! copy {
+        ($t:ty, $get:ident) => {
+            out.$get()?.copy_from_slice(t.try_as_plain_ram().and_then(|v| v.as_slice::<$t>()).map_err(bad)?)
+        };
+    }
+    match dtype {
+        DType::F32 => copy!(f32, as_f32_mut),
+        DType::F16 => copy!(f16, as_f16_mut),
+        DType::I64 => copy!(i64, as_i64_mut),
+        DType::I32 => copy!(i32, as_i32_mut),
+        DType::U8 => copy!(u8, as_u8_mut),
+        DType::I8 => copy!(i8, as_i8_mut),
+        DType::Bool => copy!(bool, as_bool_mut),
+    }
+    Ok(())
+}
+
+impl Session for TractSession {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn provider(&self) -> Provider {
+        Provider::Tract
+    }
+
+    fn inputs(&self) -> &[TensorInfo] {
+        &self.inputs
+    }
+
+    fn outputs(&self) -> &[TensorInfo] {
+        &self.outputs
+    }
+
+    fn run(&mut self, inputs: &[Input<'_>], outputs: &mut [EdgeTensor]) -> Result<()> {
+        check_outputs_len(self.outputs.len(), outputs.len())?;
+        let mut ordered = Vec::with_capacity(self.inputs.len());
+        order_inputs(&self.inputs, &self.constants, inputs, &mut ordered)?;
+        let mut values: TVec<TValue> = TVec::with_capacity(ordered.len());
+        for ((name, value), shape) in ordered.iter().zip(&self.shapes) {
+            // Constants were folded into the graph when it was loaded.
+            let Some(shape) = shape else { continue };
+            if value.shape != shape.as_slice() {
+                return Err(Error::new(
+                    ErrorKind::InvalidInput,
+                    format!(
+                        "input `{name}`: shape {:?}, but this tract session was optimised for {shape:?} (load it again with that shape)",
+                        value.shape
+                    ),
+                ));
+            }
+            let t = to_tract(value.shape, value.data).map_err(|e| backend_err("take an input", e))?;
+            values.push(t.into_tvalue());
+        }
+        let results = self.state.run(values).map_err(|e| backend_err("run the graph", e))?;
+        if results.len() != outputs.len() {
+            return Err(Error::new(
+                ErrorKind::Backend,
+                format!("tract returned {} outputs where the graph declares {}", results.len(), outputs.len()),
+            ));
+        }
+        for ((r, out), info) in results.iter().zip(outputs.iter_mut()).zip(&self.outputs) {
+            copy_out(r, out, &info.name)?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,56 @@
+//! The `edgert` command-line tool.
+
+mod doctor;
+mod inspect;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "edgert", version, about = "Edge inference runtime: text-queried audio separation and unified multimodal models")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Show what an ONNX graph or a model package declares, and whether each backend loads it.
+    Inspect(inspect::Args),
+    /// Show the backends and providers of this build, the ONNX Runtime library, and CPU features.
+    Doctor(doctor::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Inspect(a) => inspect::run(&a),
+        Command::Doctor(a) => doctor::run(&a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error[{}]: {e}", e.kind());
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Parses `NAME=VALUE` (dims) options.
+pub(crate) fn parse_dim(s: &str) -> Result<(String, usize), String> {
+    let (k, v) = s.split_once('=').ok_or_else(|| format!("expected NAME=VALUE, got `{s}`"))?;
+    let v = v.trim().parse::<usize>().map_err(|_| format!("`{v}` is not a non-negative integer"))?;
+    Ok((k.trim().to_string(), v))
+}
+
+/// Parses `INPUT=1x257x1x2` (shape) options.
+pub(crate) fn parse_shape(s: &str) -> Result<(String, Vec<usize>), String> {
+    let (k, v) = s.split_once('=').ok_or_else(|| format!("expected INPUT=DxDxD, got `{s}`"))?;
+    let dims = if v.trim().is_empty() {
+        Vec::new()
+    } else {
+        v.split(['x', ',']).map(|d| d.trim().parse::<usize>().map_err(|_| format!("`{d}` is not a dimension"))).collect::<Result<_, _>>()?
+    };
+    Ok((k.trim().to_string(), dims))
+}

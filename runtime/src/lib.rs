@@ -1,0 +1,17 @@
+//! edgert: an inference runtime for the edge. It runs (quantized) ONNX graphs for text-queried
+//! audio source separation and unified multimodal models, on the CPU through tract and on
+//! NVIDIA GPUs through ONNX Runtime's CUDA and TensorRT providers.
+//!
+//! This crate is edgert's only stable API. Its parts:
+//! - [`backend`]: load a graph, see its inputs and outputs, run it ([`backend::Session`]);
+//! - [`package`]: model packages (a folder with `model.toml`), validated up front;
+//! - [`onnx`]: what an ONNX file declares, read without running it;
+//! - [`Error`]: the one error type, with an [`ErrorKind`] to match on.
+
+pub mod backend;
+pub mod error;
+pub mod onnx;
+pub mod package;
+pub mod tensor;
+
+pub use error::{Error, ErrorKind, Result};

@@ -1,0 +1,317 @@
+//! Model packages: a folder holding `model.toml`, the graphs it names, and a tokenizer where the
+//! family reads text. [`Package::open`] validates everything up front — files, kind and family,
+//! every graph's inputs and outputs against its role — and reports every problem in one error.
+
+pub mod manifest;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+pub use manifest::{Family, Kind, Manifest, Source, StftConfig};
+
+use crate::backend::{BackendChoice, Graph, SessionOptions};
+use crate::error::{Error, ErrorKind, Result};
+use crate::tensor::{DType, Tensor, TensorInfo};
+
+/// The manifest's file name inside a package folder.
+pub const MANIFEST: &str = "model.toml";
+
+/// One input or output a role expects: a name (when the layout fixes names), a dtype and a rank.
+#[derive(Debug, Clone, Copy)]
+pub struct Port {
+    pub name: Option<&'static str>,
+    pub dtype: DType,
+    pub rank: usize,
+}
+
+const fn p(name: &'static str, dtype: DType, rank: usize) -> Port {
+    Port { name: Some(name), dtype, rank }
+}
+
+const fn any(dtype: DType, rank: usize) -> Port {
+    Port { name: None, dtype, rank }
+}
+
+/// What a graph in a role must look like. `None` ports: the layout is not fixed yet, any graph
+/// is accepted.
+#[derive(Debug, Clone, Copy)]
+pub struct RoleSpec {
+    pub role: &'static str,
+    pub inputs: Option<&'static [Port]>,
+    pub outputs: Option<&'static [Port]>,
+}
+
+const fn role(role: &'static str, inputs: &'static [Port], outputs: &'static [Port]) -> RoleSpec {
+    RoleSpec { role, inputs: Some(inputs), outputs: Some(outputs) }
+}
+
+const fn loose(role: &'static str) -> RoleSpec {
+    RoleSpec { role, inputs: None, outputs: None }
+}
+
+/// What a family needs from its package.
+#[derive(Debug, Clone, Copy)]
+pub struct FamilySpec {
+    pub roles: &'static [RoleSpec],
+    pub tokenizer: bool,
+    pub sample_rate: bool,
+    pub stft: bool,
+}
+
+use DType::{F32, I64};
+
+const SILERO: &[RoleSpec] =
+    &[role("model", &[p("input", F32, 2), p("state", F32, 3), p("sr", I64, 0)], &[p("output", F32, 2), p("stateN", F32, 3)])];
+const GTCRN: &[RoleSpec] = &[role(
+    "model",
+    &[p("mix", F32, 4), p("conv_cache", F32, 5), p("tra_cache", F32, 5), p("inter_cache", F32, 4)],
+    &[p("enh", F32, 4), p("conv_cache_out", F32, 5), p("tra_cache_out", F32, 5), p("inter_cache_out", F32, 4)],
+)];
+const DTLN: &[RoleSpec] = &[
+    role("stage1", &[any(F32, 3), any(F32, 4)], &[any(F32, 3), any(F32, 4)]),
+    role("stage2", &[any(F32, 3), any(F32, 4)], &[any(F32, 3), any(F32, 4)]),
+];
+const NSNET2: &[RoleSpec] = &[role("model", &[any(F32, 3)], &[any(F32, 3)])];
+const DEEPFILTERNET: &[RoleSpec] = &[
+    role(
+        "enc",
+        &[p("feat_erb", F32, 4), p("feat_spec", F32, 4)],
+        &[p("e0", F32, 4), p("e1", F32, 4), p("e2", F32, 4), p("e3", F32, 4), p("emb", F32, 3), p("c0", F32, 4), p("lsnr", F32, 3)],
+    ),
+    role(
+        "erb_dec",
+        &[p("emb", F32, 3), p("e3", F32, 4), p("e2", F32, 4), p("e1", F32, 4), p("e0", F32, 4)],
+        &[p("m", F32, 4)],
+    ),
+    role("df_dec", &[p("emb", F32, 3), p("c0", F32, 4)], &[p("coefs", F32, 4), any(F32, 3)]),
+];
+const HSM_TSS: &[RoleSpec] =
+    &[loose("text_encoder"), loose("global_separator"), loose("local_separator"), loose("reconstructor")];
+const JANUS: &[RoleSpec] = &[
+    loose("prepare_inputs_embeds"),
+    loose("language_model"),
+    loose("lm_head"),
+    loose("gen_head"),
+    loose("gen_img_embeds"),
+    loose("image_decode"),
+];
+const UNIFORK: &[RoleSpec] = &[loose("trunk"), loose("und_branch"), loose("gen_branch")];
+
+impl Family {
+    pub fn spec(self) -> FamilySpec {
+        let audio = |roles, stft| FamilySpec { roles, tokenizer: false, sample_rate: true, stft };
+        match self {
+            Family::Silero => audio(SILERO, false),
+            Family::Gtcrn => audio(GTCRN, true),
+            Family::Dtln => audio(DTLN, true),
+            Family::Nsnet2 => audio(NSNET2, true),
+            Family::DeepFilterNet => audio(DEEPFILTERNET, true),
+            Family::HsmTss => FamilySpec { roles: HSM_TSS, tokenizer: true, sample_rate: true, stft: true },
+            Family::Janus => FamilySpec { roles: JANUS, tokenizer: true, sample_rate: false, stft: false },
+            Family::UniFork => FamilySpec { roles: UNIFORK, tokenizer: true, sample_rate: false, stft: false },
+            Family::Bert => FamilySpec { roles: &[], tokenizer: true, sample_rate: false, stft: false },
+        }
+    }
+}
+
+/// A validated model package.
+#[derive(Debug, Clone)]
+pub struct Package {
+    dir: PathBuf,
+    manifest: Manifest,
+    graphs: BTreeMap<String, Graph>,
+}
+
+impl Package {
+    /// Opens and validates the package in `dir`.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Package> {
+        let dir = dir.as_ref();
+        let what = format!("model package `{}`", dir.display());
+        if !dir.is_dir() {
+            let msg = if dir.exists() { "is not a folder" } else { "does not exist" };
+            return Err(Error::new(ErrorKind::Io, msg).with_context(what));
+        }
+        let manifest_path = dir.join(MANIFEST);
+        let text = std::fs::read_to_string(&manifest_path).map_err(|e| {
+            let msg = if e.kind() == std::io::ErrorKind::NotFound {
+                format!("no {MANIFEST} in this folder (not a model package?)")
+            } else {
+                format!("reading {MANIFEST}: {e}")
+            };
+            Error::new(ErrorKind::Io, msg).with_context(what.clone())
+        })?;
+        let manifest = Manifest::parse(&text, &manifest_path.display().to_string())?;
+        Package::validate(dir, manifest)
+    }
+
+    /// Validates a parsed manifest against the files in `dir`.
+    pub fn validate(dir: &Path, manifest: Manifest) -> Result<Package> {
+        let mut problems = Vec::new();
+        let spec = manifest.family.spec();
+
+        if spec.sample_rate && manifest.sample_rate.is_none() {
+            problems.push(format!("family `{}` needs `model.sample_rate`", manifest.family));
+        }
+        if spec.stft && manifest.stft.is_none() {
+            problems.push(format!("family `{}` needs an `[stft]` table (n_fft, hop, window)", manifest.family));
+        }
+        match (&manifest.tokenizer, spec.tokenizer) {
+            (None, true) => problems.push(format!("family `{}` reads text and needs `[tokenizer] file`", manifest.family)),
+            (Some(t), _) if !dir.join(t).is_file() => {
+                problems.push(format!("tokenizer file `{}` does not exist", t.display()))
+            }
+            _ => {}
+        }
+        for w in &manifest.weights {
+            if !dir.join(w).is_file() {
+                problems.push(format!("weights file `{}` does not exist", w.display()));
+            }
+        }
+        if manifest.kind == Kind::SourceWeights && manifest.weights.is_empty() {
+            problems.push("a source-weights package needs `[weights] files`".to_string());
+        }
+        for r in spec.roles {
+            if !manifest.graphs.contains_key(r.role) {
+                problems.push(format!("family `{}` needs a graph for role `{}` in [graphs]", manifest.family, r.role));
+            }
+        }
+
+        let mut graphs = BTreeMap::new();
+        for (role_name, file) in &manifest.graphs {
+            let Some(rspec) = spec.roles.iter().find(|r| r.role == role_name) else {
+                let roles: Vec<_> = spec.roles.iter().map(|r| r.role).collect();
+                problems.push(format!(
+                    "role `{role_name}` is not one of family `{}`'s roles ({})",
+                    manifest.family,
+                    if roles.is_empty() { "it has none".to_string() } else { roles.join(", ") }
+                ));
+                continue;
+            };
+            let path = dir.join(file);
+            if !path.is_file() {
+                problems.push(format!("graph file `{}` (role `{role_name}`) does not exist", file.display()));
+                continue;
+            }
+            match Graph::from_file(&path) {
+                Ok(g) => {
+                    check_ports(role_name, "input", g.inputs(), rspec.inputs, &mut problems);
+                    check_ports(role_name, "output", g.outputs(), rspec.outputs, &mut problems);
+                    if let Some(constants) = manifest.constants.get(role_name) {
+                        for input in constants.keys() {
+                            match g.inputs().iter().find(|i| &i.name == input) {
+                                None => problems.push(format!(
+                                    "`constants.{role_name}.{input}` names an input graph `{}` does not have",
+                                    file.display()
+                                )),
+                                Some(i) if i.rank().is_some_and(|r| r != 0) => problems.push(format!(
+                                    "`constants.{role_name}.{input}`: constants are scalars, but the input is {}",
+                                    i.type_string()
+                                )),
+                                Some(_) => {}
+                            }
+                        }
+                    }
+                    if let Some(shapes) = manifest.shapes.get(role_name) {
+                        for input in shapes.keys() {
+                            if !g.inputs().iter().any(|i| &i.name == input) {
+                                problems.push(format!(
+                                    "`shapes.{role_name}.{input}` names an input graph `{}` does not have",
+                                    file.display()
+                                ));
+                            }
+                        }
+                    }
+                    graphs.insert(role_name.clone(), g);
+                }
+                Err(e) => problems.push(format!("graph `{}` (role `{role_name}`): {}", file.display(), e.message())),
+            }
+        }
+
+        if !problems.is_empty() {
+            return Err(manifest::problems(
+                ErrorKind::InvalidPackage,
+                &format!("model package `{}`", dir.display()),
+                &problems,
+            ));
+        }
+        Ok(Package { dir: dir.to_path_buf(), manifest, graphs })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// The graph playing `role`, checked when the package was opened.
+    pub fn graph(&self, role: &str) -> Result<&Graph> {
+        self.graphs.get(role).ok_or_else(|| {
+            Error::new(ErrorKind::InvalidPackage, format!("package `{}` has no graph for role `{role}`", self.manifest.name))
+        })
+    }
+
+    /// Role → graph.
+    pub fn graphs(&self) -> &BTreeMap<String, Graph> {
+        &self.graphs
+    }
+
+    /// Session options for `role` on `backend`, with the package's fixed shapes and dims.
+    pub fn session_options(&self, role: &str, backend: BackendChoice) -> SessionOptions {
+        let mut o = SessionOptions::new(backend);
+        o.dims = self.manifest.dims.iter().map(|(k, v)| (k.clone(), *v)).collect();
+        if let Some(s) = self.manifest.shapes.get(role) {
+            o.shapes = s.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        }
+        if let (Some(c), Some(g)) = (self.manifest.constants.get(role), self.graphs.get(role)) {
+            for (name, value) in c {
+                // Validation checked the input exists.
+                if let Some(info) = g.inputs().iter().find(|i| &i.name == name) {
+                    o.constants.push((name.clone(), Tensor::scalar(info.dtype, *value)));
+                }
+            }
+        }
+        o
+    }
+}
+
+fn check_ports(role: &str, side: &str, actual: &[TensorInfo], want: Option<&[Port]>, problems: &mut Vec<String>) {
+    let Some(want) = want else { return };
+    if actual.len() != want.len() {
+        let names: Vec<_> = actual.iter().map(|t| t.to_string()).collect();
+        problems.push(format!(
+            "role `{role}` expects {} {side}s, the graph has {} ({})",
+            want.len(),
+            actual.len(),
+            names.join(", ")
+        ));
+        return;
+    }
+    for (ix, (w, a)) in want.iter().zip(actual).enumerate() {
+        let found = match w.name {
+            Some(n) => match actual.iter().find(|t| t.name == n) {
+                Some(t) => t,
+                None => {
+                    problems.push(format!("role `{role}` expects an {side} named `{n}`; the graph has none"));
+                    continue;
+                }
+            },
+            None => a,
+        };
+        let label = w.name.map(|n| format!("`{n}`")).unwrap_or_else(|| format!("#{ix} (`{}`)", found.name));
+        if found.dtype != w.dtype {
+            problems.push(format!("role `{role}`: {side} {label} should be {}, the graph has {}", w.dtype, found.dtype));
+        }
+        if let Some(r) = found.rank() {
+            if r != w.rank {
+                problems.push(format!(
+                    "role `{role}`: {side} {label} should have rank {}, the graph has {} ({})",
+                    w.rank,
+                    r,
+                    found.type_string()
+                ));
+            }
+        }
+    }
+}
