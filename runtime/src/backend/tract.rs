@@ -82,6 +82,22 @@ fn parse(bytes: &[u8], dir: Option<&str>, inputs: &[(&TensorInfo, &Vec<usize>)])
     Ok(model)
 }
 
+/// ONNX semantics for recurrent operators: every run starts from the initial state its inputs
+/// give. tract's scans (and the GRU kernels it optimises them into) otherwise carry their final
+/// state into the next run, as its streaming models want, which silently ignores a state the
+/// caller feeds back (GTCRN's caches).
+fn onnx_recurrence(model: &mut TypedModel) {
+    use tract_onnx::tract_hir::tract_core::ops::{gru_seq::GruSeq, scan::Scan};
+    for node in model.nodes_mut() {
+        // Optimised scans copy the flag from these when they are made.
+        if let Some(s) = node.op_as_mut::<Scan>() {
+            s.reset_every_turn = true;
+        } else if let Some(g) = node.op_as_mut::<GruSeq>() {
+            g.reset_every_turn = true;
+        }
+    }
+}
+
 /// `If` nodes whose condition tract's analysis has pinned to a constant, by node name.
 fn decided_ifs(model: &InferenceModel) -> HashMap<String, bool> {
     let mut probe = model.clone();
@@ -146,7 +162,12 @@ pub fn load(graph: &Graph, opts: &SessionOptions) -> Result<TractSession> {
             model = parse(b, dir, &fixed)?;
         }
     }
-    let typed = model.into_optimized().map_err(|e| backend_err("optimise the graph", e))?;
+    let mut typed = model.into_typed().map_err(|e| backend_err("type the graph", e))?;
+    onnx_recurrence(&mut typed);
+    let mut typed = typed.into_decluttered().map_err(|e| backend_err("declutter the graph", e))?;
+    onnx_recurrence(&mut typed);
+    let mut typed = typed.into_optimized().map_err(|e| backend_err("optimise the graph", e))?;
+    onnx_recurrence(&mut typed);
     let plan = SimplePlan::new(typed).map_err(|e| backend_err("plan the graph", e))?;
     let state = SimpleState::new(&plan).map_err(|e| backend_err("make the plan's state", e))?;
     Ok(TractSession {
