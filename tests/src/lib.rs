@@ -20,11 +20,3 @@ pub fn third_party(name: &str) -> PathBuf {
 pub fn golden_dir() -> PathBuf {
     root().join("tests").join("golden")
 }
-
-/// The `edgert` binary built for these tests.
-pub fn edgert_bin() -> PathBuf {
-    // Integration tests of this crate run from target/<profile>/deps; the binary sits one up.
-    let exe = std::env::current_exe().expect("the test binary knows its path");
-    let dir = exe.parent().and_then(|d| d.parent()).expect("tests run from target/<profile>/deps");
-    dir.join("edgert")
-}

@@ -113,3 +113,26 @@ def build(dynamic_path: Path, qdq_path: Path, dtypes_path: Path) -> None:
     finally:
         tmp.unlink()
     onnx.save(dtypes_model(), dtypes_path)
+
+
+def bad_graphs(out_dir: Path) -> None:
+    """Graphs for the bad-input tests: one that reads a value nothing produces, one using an
+    operator tract does not implement (Det; ONNX Runtime has it), one using an operator no
+    runtime knows."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [3, 3])
+
+    def save(nodes, outputs, name, check=True):
+        g = helper.make_graph(nodes, name, [x], outputs)
+        opsets = [helper.make_opsetid("", OPSET), helper.make_opsetid("com.edgert.test", 1)]
+        m = helper.make_model(g, opset_imports=opsets, producer_name="edgert-tools")
+        m.ir_version = 8
+        if check:
+            onnx.checker.check_model(m)
+        onnx.save(m, out_dir / f"{name}.onnx")
+
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [3, 3])
+    save([helper.make_node("Add", ["x", "ghost"], ["y"], name="add_ghost")], [y], "dangling_input", check=False)
+    d = helper.make_tensor_value_info("d", TensorProto.FLOAT, [])
+    save([helper.make_node("Det", ["x"], ["d"], name="det")], [d], "det")
+    save([helper.make_node("Frobnicate", ["x"], ["y"], name="frob", domain="com.edgert.test")], [y], "custom_op", check=False)

@@ -8,7 +8,8 @@ plain operator semantics). Frame-by-frame cases feed each step's state outputs b
 step's inputs, exactly as the Rust runner does.
 
 The quantized cases run on graphs this script builds (tools/conformance/build_quantized.py) and
-stores beside the case; those graphs are the project's own, committed with the case.
+stores beside the case; those graphs are the project's own, committed with the case. `bad` writes
+the malformed graphs of the bad-input tests (tests/data/bad/).
 
 Needs: python3 -m pip install -r tools/conformance/requirements.txt; apt install alsa-utils sox;
 tools/fetch-models. Run from anywhere: tools/conformance/make-golden.py
@@ -310,8 +311,13 @@ def case_quantized():
                tolerance=0.0, reason="integer and boolean ops are exact; the f16 op (x * 2) is exact in f16")
 
 
+def bad():
+    build_quantized.bad_graphs(ROOT / "tests" / "data" / "bad")
+    print("tests/data/bad: dangling_input.onnx, det.onnx, custom_op.onnx")
+
+
 def main():
-    cases = {"silero": case_silero, "gtcrn": case_gtcrn, "deepfilternet": case_deepfilternet,
+    cases = {"bad": bad, "silero": case_silero, "gtcrn": case_gtcrn, "deepfilternet": case_deepfilternet,
              "dtln": case_dtln, "nsnet2": case_nsnet2, "quantized": case_quantized}
     wanted = sys.argv[1:] or list(cases)
     for w in wanted:

@@ -356,6 +356,13 @@ pub trait Session: Send {
         self.outputs().iter().map(|_| Tensor::empty()).collect()
     }
 
+    /// Mean µs per run spent in each operator type over `runs` runs, largest first. Backends
+    /// without a per-operator profiler answer `NotCompiled`.
+    fn op_profile(&mut self, inputs: &[Input<'_>], runs: usize) -> Result<Vec<(String, f64)>> {
+        let _ = (inputs, runs);
+        Err(Error::new(ErrorKind::NotCompiled, format!("{} has no per-operator profiler", self.provider())))
+    }
+
     /// The position of an output by name.
     fn output_index(&self, name: &str) -> Option<usize> {
         self.outputs().iter().position(|o| o.name == name)
@@ -463,9 +470,25 @@ fn is_unavailable(k: ErrorKind) -> bool {
 
 /// Loads `graph` on exactly this provider.
 pub fn load_on(graph: &Graph, opts: &SessionOptions, provider: Provider) -> Result<Box<dyn Session>> {
-    let r: Result<Box<dyn Session>> = match provider {
+    let r: Result<Box<dyn Session>> = no_panic("loading", || match provider {
         Provider::Tract => tract::load(graph, opts).map(|s| Box::new(s) as Box<dyn Session>),
         p => ort::load(graph, opts, p).map(|s| Box::new(s) as Box<dyn Session>),
-    };
+    });
     r.map_err(|e| e.with_context(format!("graph `{}` on {provider}", graph.name())))
+}
+
+/// Runs `f`, turning a panic inside a backend into an error: a malformed graph must never take
+/// the caller's process down.
+pub(crate) fn no_panic<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(payload) => {
+            let msg = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".to_string());
+            Err(Error::new(ErrorKind::Backend, format!("the backend panicked while {what}: {msg}")))
+        }
+    }
 }

@@ -180,7 +180,11 @@ fn ort_err(kind: ErrorKind, what: &str, e: impl std::fmt::Display) -> Error {
 
 fn classify(e: &ort::Error) -> ErrorKind {
     let m = e.message();
-    if m.contains("NOT_IMPLEMENTED") || m.contains("Could not find an implementation") || m.contains("not implemented") {
+    if m.contains("NOT_IMPLEMENTED")
+        || m.contains("Could not find an implementation")
+        || m.contains("not implemented")
+        || m.contains("is not a registered function/op")
+    {
         ErrorKind::UnsupportedOperator
     } else if m.contains("INVALID_PROTOBUF") || m.contains("INVALID_GRAPH") || m.contains("Protobuf parsing failed") {
         ErrorKind::InvalidModel
@@ -382,13 +386,16 @@ impl Session for OrtSession {
                 .map_err(|e| ort_err(ErrorKind::InvalidInput, &format!("take input `{name}`"), e))?;
             values.push((name, v));
         }
-        let results = self.session.run(values).map_err(|e| {
-            let kind = if e.message().contains("Invalid rank") || e.message().contains("Got invalid dimensions") {
-                ErrorKind::InvalidInput
-            } else {
-                classify(&e)
-            };
-            ort_err(kind, "run the graph", e)
+        let session = &mut self.session;
+        let results = super::no_panic("running", || {
+            session.run(values).map_err(|e| {
+                let kind = if e.message().contains("Invalid rank") || e.message().contains("Got invalid dimensions") {
+                    ErrorKind::InvalidInput
+                } else {
+                    classify(&e)
+                };
+                ort_err(kind, "run the graph", e)
+            })
         })?;
         for (info, out) in self.outputs.iter().zip(outputs.iter_mut()) {
             let v = results.get(&info.name).ok_or_else(|| {

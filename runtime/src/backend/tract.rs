@@ -166,7 +166,8 @@ pub fn load(graph: &Graph, opts: &SessionOptions) -> Result<TractSession> {
     onnx_recurrence(&mut typed);
     let mut typed = typed.into_decluttered().map_err(|e| backend_err("declutter the graph", e))?;
     onnx_recurrence(&mut typed);
-    let mut typed = typed.into_optimized().map_err(|e| backend_err("optimise the graph", e))?;
+    // Decluttered once above; `into_optimized` would declutter again.
+    typed.optimize().map_err(|e| backend_err("optimise the graph", e))?;
     onnx_recurrence(&mut typed);
     let plan = SimplePlan::new(typed).map_err(|e| backend_err("plan the graph", e))?;
     let state = SimpleState::new(&plan).map_err(|e| backend_err("make the plan's state", e))?;
@@ -220,7 +221,55 @@ fn copy_out(t: &Tensor, out: &mut EdgeTensor, name: &str) -> Result<()> {
     Ok(())
 }
 
+impl TractSession {
+    /// The run's inputs as tract values, in the plan's order (constants left out: they were
+    /// folded into the graph).
+    fn tract_inputs(&self, inputs: &[Input<'_>]) -> Result<TVec<TValue>> {
+        let mut ordered = Vec::with_capacity(self.inputs.len());
+        order_inputs(&self.inputs, &self.constants, inputs, &mut ordered)?;
+        let mut values: TVec<TValue> = TVec::with_capacity(ordered.len());
+        for ((name, value), shape) in ordered.iter().zip(&self.shapes) {
+            let Some(shape) = shape else { continue };
+            if value.shape != shape.as_slice() {
+                return Err(Error::new(
+                    ErrorKind::InvalidInput,
+                    format!(
+                        "input `{name}`: shape {:?}, but this tract session was optimised for {shape:?} (load it again with that shape)",
+                        value.shape
+                    ),
+                ));
+            }
+            let t = to_tract(value.shape, value.data).map_err(|e| backend_err("take an input", e))?;
+            values.push(t.into_tvalue());
+        }
+        Ok(values)
+    }
+
+    fn profile_runs(&mut self, inputs: &[Input<'_>], runs: usize) -> Result<Vec<(String, f64)>> {
+        let mut per_op: HashMap<String, std::time::Duration> = HashMap::new();
+        for _ in 0..runs.max(1) {
+            let values = self.tract_inputs(inputs)?;
+            self.state
+                .run_plan_with_eval(values, |ctx, state, node, input| {
+                    let t = std::time::Instant::now();
+                    let r = tract_onnx::tract_hir::tract_core::plan::eval(ctx, state, node, input);
+                    *per_op.entry(node.op().name().to_string()).or_default() += t.elapsed();
+                    r
+                })
+                .map_err(|e| backend_err("run the graph", e))?;
+        }
+        let mut v: Vec<(String, f64)> =
+            per_op.into_iter().map(|(k, d)| (k, d.as_secs_f64() * 1e6 / runs.max(1) as f64)).collect();
+        v.sort_by(|a, b| b.1.total_cmp(&a.1));
+        Ok(v)
+    }
+}
+
 impl Session for TractSession {
+    fn op_profile(&mut self, inputs: &[Input<'_>], runs: usize) -> Result<Vec<(String, f64)>> {
+        self.profile_runs(inputs, runs)
+    }
+
     fn name(&self) -> &str {
         &self.name
     }
@@ -239,25 +288,10 @@ impl Session for TractSession {
 
     fn run(&mut self, inputs: &[Input<'_>], outputs: &mut [EdgeTensor]) -> Result<()> {
         check_outputs_len(self.outputs.len(), outputs.len())?;
-        let mut ordered = Vec::with_capacity(self.inputs.len());
-        order_inputs(&self.inputs, &self.constants, inputs, &mut ordered)?;
-        let mut values: TVec<TValue> = TVec::with_capacity(ordered.len());
-        for ((name, value), shape) in ordered.iter().zip(&self.shapes) {
-            // Constants were folded into the graph when it was loaded.
-            let Some(shape) = shape else { continue };
-            if value.shape != shape.as_slice() {
-                return Err(Error::new(
-                    ErrorKind::InvalidInput,
-                    format!(
-                        "input `{name}`: shape {:?}, but this tract session was optimised for {shape:?} (load it again with that shape)",
-                        value.shape
-                    ),
-                ));
-            }
-            let t = to_tract(value.shape, value.data).map_err(|e| backend_err("take an input", e))?;
-            values.push(t.into_tvalue());
-        }
-        let results = self.state.run(values).map_err(|e| backend_err("run the graph", e))?;
+        let values = self.tract_inputs(inputs)?;
+        let state = &mut self.state;
+        let results =
+            super::no_panic("running", || state.run(values).map_err(|e| backend_err("run the graph", e)))?;
         if results.len() != outputs.len() {
             return Err(Error::new(
                 ErrorKind::Backend,

@@ -237,6 +237,9 @@ struct Node {
 struct Initializer {
     name: String,
     data_type: i32,
+    dims: Vec<i64>,
+    raw_len: Option<usize>,
+    external: bool,
 }
 
 #[derive(Default)]
@@ -446,10 +449,33 @@ impl Initializer {
         let mut t = Initializer::default();
         let mut r = Reader::new(buf);
         while let Some((field, v)) = r.next()? {
-            match field {
-                2 => t.data_type = varint_of(&v)? as i32,
-                8 => t.name = string(bytes_of(&v)?)?,
+            match (field, &v) {
+                (1, Field::Varint(d)) => t.dims.push(*d as i64),
+                (1, Field::Bytes(b)) => {
+                    let mut r = Reader::new(b);
+                    while r.pos < b.len() {
+                        t.dims.push(r.varint()? as i64);
+                    }
+                }
+                (2, _) => t.data_type = varint_of(&v)? as i32,
+                (8, _) => t.name = string(bytes_of(&v)?)?,
+                (9, Field::Bytes(b)) => t.raw_len = Some(b.len()),
+                (14, Field::Varint(1)) => t.external = true,
                 _ => {}
+            }
+        }
+        // Raw weights must be exactly as long as their dims say: a corrupted dim would
+        // otherwise make a backend read past the data or allocate without bound.
+        if let (Some(raw), Some(d), false) = (t.raw_len, DType::from_onnx(t.data_type), t.external) {
+            let count = t.dims.iter().try_fold(1u64, |acc, &d| u64::try_from(d).ok().and_then(|d| acc.checked_mul(d)));
+            let expected = count.and_then(|c| c.checked_mul(d.size_of() as u64));
+            if expected != Some(raw as u64) {
+                return Err(invalid(format!(
+                    "initializer `{}`: dims {:?} of {d} need {} bytes, its raw data holds {raw}",
+                    t.name,
+                    t.dims,
+                    expected.map_or_else(|| "more than 2^64".to_string(), |e| e.to_string())
+                )));
             }
         }
         Ok(t)

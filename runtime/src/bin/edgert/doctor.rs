@@ -102,6 +102,7 @@ pub fn run(args: &Args) -> Result<ExitCode> {
         .unwrap_or_else(|e| format!("none ({e})"));
     let report = json!({
         "edgert": env!("CARGO_PKG_VERSION"),
+        "features": Provider::ALL.iter().rev().filter(|p| p.compiled()).map(|p| p.feature()).collect::<Vec<_>>(),
         "target": format!("{}-{}", std::env::consts::ARCH, std::env::consts::OS),
         "cpus": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         "cpu_features": cpu_features(),
