@@ -379,6 +379,7 @@ impl Tensor {
 
     /// Makes this tensor `dtype[shape]`, keeping the allocation when the type is unchanged and
     /// the capacity suffices. Contents are unspecified afterwards (callers overwrite them).
+    #[cfg_attr(not(any(feature = "tract", feature = "ort")), allow(dead_code))]
     pub(crate) fn reshape_for(&mut self, dtype: DType, shape: impl IntoIterator<Item = usize>) {
         self.shape.clear();
         self.shape.extend(shape);

@@ -253,7 +253,7 @@ pub fn compare(actual: &Tensor, reference: &Tensor, tol: f64) -> Result<(), Stri
         let (x, y) = (f64::from(x), f64::from(y));
         let err = (x - y).abs();
         let allowed = tol * y.abs().max(1.0);
-        if !(err <= allowed) {
+        if err.is_nan() || err > allowed {
             bad += 1;
             let ratio = if allowed > 0.0 { err / allowed } else { f64::INFINITY };
             if worst.is_none_or(|(_, w, _)| ratio > w || ratio.is_nan()) {

@@ -373,6 +373,7 @@ pub trait Session: Send {
 /// where the caller left them out. Checks names, dtypes, ranks, fixed dimensions, and that a
 /// constant input, when given, has the session's value; the backends then check what only they
 /// know.
+#[cfg_attr(not(any(feature = "tract", feature = "ort")), allow(dead_code))]
 pub(crate) fn order_inputs<'a>(
     declared: &[TensorInfo],
     constants: &'a [(String, Tensor)],
@@ -429,6 +430,7 @@ pub(crate) fn order_inputs<'a>(
     Ok(())
 }
 
+#[cfg_attr(not(any(feature = "tract", feature = "ort")), allow(dead_code))]
 pub(crate) fn check_outputs_len(declared: usize, given: usize) -> Result<()> {
     if declared == given {
         Ok(())

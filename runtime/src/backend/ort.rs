@@ -277,9 +277,6 @@ fn tensorrt_eps(_opts: &SessionOptions) -> Result<Vec<ep::ExecutionProviderDispa
 }
 
 pub fn load(graph: &Graph, opts: &SessionOptions, provider: Provider) -> Result<OrtSession> {
-    if !cfg!(feature = "ort") {
-        return Err(Error::not_compiled("ort", "the ONNX Runtime backend"));
-    }
     let rt = runtime()?;
     let b = |e: ort::Error<SessionBuilder>| ort_err(ErrorKind::Backend, "configure a session", e);
     let mut builder = OrtSessionInner::builder(&rt.environment)
