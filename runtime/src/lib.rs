@@ -8,10 +8,13 @@
 //! - [`onnx`]: what an ONNX file declares, read without running it;
 //! - [`Error`]: the one error type, with an [`ErrorKind`] to match on.
 
+pub mod audio;
 pub mod backend;
+pub mod dsp;
 pub mod error;
 pub mod onnx;
 pub mod package;
+pub mod separation;
 pub mod tensor;
 
 pub use error::{Error, ErrorKind, Result};

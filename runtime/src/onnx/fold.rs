@@ -349,6 +349,146 @@ fn inline_branch(node: &NodeInfo<'_>, cond: bool, out: &mut Vec<u8>, initializer
     Ok(())
 }
 
+/// A recurrent state a rewritten graph takes as an input and gives back as an output.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExposedState {
+    pub input: String,
+    pub output: String,
+    /// [directions, batch, hidden]
+    pub shape: Vec<usize>,
+}
+
+/// Rewrites every top-level `GRU`, `LSTM` and `RNN` whose initial state is not a graph input
+/// (absent, or computed inside the graph) to take it from a new graph input, and adds its final
+/// state as a graph output: a graph that kept its recurrence inside one call becomes one a
+/// caller can run a frame at a time, feeding the state back. `batch` fixes the state's batch
+/// dimension. Returns the rewritten graph and the states, in node order.
+pub fn expose_recurrent_state(model: &[u8], batch: usize) -> Result<(Vec<u8>, Vec<ExposedState>)> {
+    let mut out = Vec::with_capacity(model.len());
+    let mut states = Vec::new();
+    let mut r = Reader::new(model);
+    while let Some((field, v, raw)) = r.next_raw()? {
+        if field == 7 {
+            let g = expose_in_graph(bytes_of(&v)?, batch, &mut states)?;
+            put_bytes(&mut out, 7, &g);
+        } else {
+            out.extend_from_slice(raw);
+        }
+    }
+    Ok((out, states))
+}
+
+fn attr_int(node: &NodeInfo<'_>, name: &str) -> Result<Option<i64>> {
+    for (n, a) in &node.attributes {
+        if n == name {
+            if let Some(Field::Varint(v)) = attr_field(a, 3)? {
+                return Ok(Some(v as i64));
+            }
+        }
+    }
+    Ok(None)
+}
+
+fn attr_string(node: &NodeInfo<'_>, name: &str) -> Result<Option<String>> {
+    for (n, a) in &node.attributes {
+        if n == name {
+            if let Some(Field::Bytes(b)) = attr_field(a, 4)? {
+                return Ok(Some(string(b)?));
+            }
+        }
+    }
+    Ok(None)
+}
+
+fn value_info_f32(name: &str, shape: &[usize]) -> Vec<u8> {
+    let mut dims = Vec::new();
+    for &d in shape {
+        let mut dim = Vec::new();
+        put_varint(&mut dim, 1 << 3);
+        put_varint(&mut dim, d as u64);
+        put_bytes(&mut dims, 1, &dim);
+    }
+    let mut tensor = Vec::new();
+    put_varint(&mut tensor, 1 << 3);
+    put_varint(&mut tensor, 1); // FLOAT
+    put_bytes(&mut tensor, 2, &dims);
+    let mut ty = Vec::new();
+    put_bytes(&mut ty, 1, &tensor);
+    let mut vi = Vec::new();
+    put_bytes(&mut vi, 1, name.as_bytes());
+    put_bytes(&mut vi, 2, &ty);
+    vi
+}
+
+fn expose_in_graph(graph: &[u8], batch: usize, states: &mut Vec<ExposedState>) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(graph.len());
+    let mut new_inputs = Vec::new();
+    let mut new_outputs = Vec::new();
+    let mut r = Reader::new(graph);
+    while let Some((field, v, raw)) = r.next_raw()? {
+        if field != 1 {
+            out.extend_from_slice(raw);
+            continue;
+        }
+        let node_bytes = bytes_of(&v)?;
+        let node = parse_node(node_bytes)?;
+        let state_slots: &[(usize, usize)] = match node.op_type.as_str() {
+            // (input index of the initial state, output index of the final state)
+            "GRU" | "RNN" => &[(5, 1)],
+            "LSTM" => &[(5, 1), (6, 2)],
+            _ => {
+                out.extend_from_slice(raw);
+                continue;
+            }
+        };
+        let hidden = attr_int(&node, "hidden_size")?
+            .ok_or_else(|| invalid(format!("{} node `{}` has no hidden_size", node.op_type, node.name)))?;
+        let dirs = if attr_string(&node, "direction")?.as_deref() == Some("bidirectional") { 2 } else { 1 };
+        let shape = vec![dirs, batch, hidden as usize];
+        let mut inputs = node.inputs.clone();
+        let mut outputs = node.outputs.clone();
+        let label = if node.name.is_empty() { format!("{}_{}", node.op_type, states.len()) } else { node.name.clone() };
+        for (k, &(i_in, i_out)) in state_slots.iter().enumerate() {
+            let suffix = if k == 0 { "h" } else { "c" };
+            if inputs.len() <= i_in {
+                inputs.resize(i_in + 1, String::new());
+            }
+            let input = format!("{label}/initial_{suffix}");
+            inputs[i_in] = input.clone();
+            new_inputs.push(value_info_f32(&input, &shape));
+            if outputs.len() <= i_out {
+                outputs.resize(i_out + 1, String::new());
+            }
+            if outputs[i_out].is_empty() {
+                outputs[i_out] = format!("{label}/Y_{suffix}");
+            }
+            new_outputs.push(value_info_f32(&outputs[i_out], &shape));
+            states.push(ExposedState { input, output: outputs[i_out].clone(), shape: shape.clone() });
+        }
+        let mut n = Vec::with_capacity(node_bytes.len() + 64);
+        for i in &inputs {
+            put_bytes(&mut n, 1, i.as_bytes());
+        }
+        for o in &outputs {
+            put_bytes(&mut n, 2, o.as_bytes());
+        }
+        let mut nr = Reader::new(node_bytes);
+        while let Some((f, _, raw)) = nr.next_raw()? {
+            if f != 1 && f != 2 {
+                n.extend_from_slice(raw);
+            }
+        }
+        put_bytes(&mut out, 1, &n);
+    }
+    for vi in new_inputs {
+        put_bytes(&mut out, 11, &vi);
+    }
+    for vi in new_outputs {
+        put_bytes(&mut out, 12, &vi);
+    }
+    Ok(out)
+}
+
 fn encode_tensor(name: &str, t: &Tensor) -> Vec<u8> {
     let mut v = Vec::new();
     for &d in t.shape() {

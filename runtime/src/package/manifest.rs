@@ -177,7 +177,7 @@ pub struct Manifest {
     pub weights: Vec<PathBuf>,
 }
 
-const WINDOWS: [&str; 5] = ["hann", "sqrt-hann", "hamming", "vorbis", "rect"];
+use crate::dsp::Window;
 
 /// Collects problems while walking the TOML tree.
 struct Walk {
@@ -345,8 +345,8 @@ impl Manifest {
             let win_len = w.uint(s, "win_len", "stft", false);
             let window = w.string(s, "window", "stft", true);
             if let Some(win) = &window {
-                if !WINDOWS.contains(&win.as_str()) {
-                    w.problems.push(format!("unknown `stft.window` \"{win}\" (expected one of: {})", WINDOWS.join(", ")));
+                if Window::parse(win).is_err() {
+                    w.problems.push(format!("unknown `stft.window` \"{win}\" (expected one of: {})", Window::NAMES.join(", ")));
                 }
             }
             if let (Some(n), Some(h)) = (n_fft, hop) {

@@ -15,7 +15,7 @@ pub struct Args {
 }
 
 /// A one-node ONNX graph (`y = x + x`, f32[4]) to try each provider on.
-fn probe_graph() -> Vec<u8> {
+pub fn probe_graph() -> Vec<u8> {
     fn field(n: u32, payload: &[u8]) -> Vec<u8> {
         let mut v = Vec::new();
         varint(&mut v, u64::from((n << 3) | 2));

@@ -2,6 +2,7 @@
 
 mod doctor;
 mod inspect;
+mod separate;
 
 use std::process::ExitCode;
 
@@ -20,6 +21,10 @@ enum Command {
     Inspect(inspect::Args),
     /// Show the backends and providers of this build, the ONNX Runtime library, and CPU features.
     Doctor(doctor::Args),
+    /// Separate or enhance an audio file with a model package.
+    Separate(separate::SeparateArgs),
+    /// Print the speech segments of an audio file (Silero VAD).
+    Vad(separate::VadArgs),
 }
 
 fn main() -> ExitCode {
@@ -27,6 +32,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Inspect(a) => inspect::run(&a),
         Command::Doctor(a) => doctor::run(&a),
+        Command::Separate(a) => separate::separate(&a),
+        Command::Vad(a) => separate::vad(&a),
     };
     match result {
         Ok(code) => code,

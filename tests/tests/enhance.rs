@@ -1,0 +1,116 @@
+//! Speech enhancement end to end: edgert's offline path (decode → hop engine → delay
+//! compensation → WAV) on real speech in real noise, against each model's reference outside
+//! edgert (tests/golden/enhance, made by tools/enhance/make-references.py). Agreement: SI-SDR of
+//! edgert's output against the reference ≥ 40 dB, on every backend of the build.
+
+use std::path::PathBuf;
+
+use edgert::audio::{run_file, AudioReader, OfflineOptions, SampleFormat};
+use edgert::backend::{BackendChoice, Provider};
+use edgert::package::Package;
+use edgert::separation::{self, enhance::EnhanceOptions};
+use edgert_tests::{golden_dir, npy, third_party};
+
+/// SI-SDR (dB) of `est` against `reference`.
+fn si_sdr(reference: &[f32], est: &[f32]) -> f64 {
+    let n = reference.len().min(est.len());
+    let (r, e) = (&reference[..n], &est[..n]);
+    let dot: f64 = r.iter().zip(e).map(|(a, b)| f64::from(*a) * f64::from(*b)).sum();
+    let rr: f64 = r.iter().map(|a| f64::from(*a).powi(2)).sum();
+    let alpha = dot / rr;
+    let (mut target, mut noise) = (0.0, 0.0);
+    for (a, b) in r.iter().zip(e) {
+        let t = alpha * f64::from(*a);
+        target += t * t;
+        noise += (f64::from(*b) - t).powi(2);
+    }
+    10.0 * (target / noise.max(1e-30)).log10()
+}
+
+fn read_all(path: &std::path::Path) -> Vec<f32> {
+    let mut r = AudioReader::open(path).unwrap();
+    let mut out = Vec::new();
+    let mut buf = vec![0.0f32; 4096 * r.info().channels];
+    loop {
+        let n = r.read(&mut buf).unwrap();
+        if n == 0 {
+            return out;
+        }
+        out.extend_from_slice(&buf[..n * r.info().channels]);
+    }
+}
+
+fn backends() -> Vec<(BackendChoice, Provider)> {
+    [(BackendChoice::Tract, Provider::Tract), (BackendChoice::OrtCpu, Provider::OrtCpu)]
+        .into_iter()
+        .filter(|(_, p)| p.compiled())
+        .collect()
+}
+
+fn enhance(package: &str, query: Option<&str>, backend: BackendChoice) -> Vec<f32> {
+    let pkg = Package::open(third_party(package)).unwrap_or_else(|e| panic!("{e} (run tools/fetch-models)"));
+    let opts = EnhanceOptions { backend, threads: 1, fallback: false };
+    let input = golden_dir().join("enhance/noisy.wav");
+    let out = std::env::temp_dir().join(format!("edgert-enhance-{package}-{backend:?}-{}.wav", std::process::id()));
+    let report = run_file(
+        &input,
+        &out,
+        &mut || Ok(separation::processor(&pkg, query, &opts)?.0),
+        &OfflineOptions { format: Some(SampleFormat::Float32), ..Default::default() },
+        &mut |_, _| {},
+    )
+    .unwrap_or_else(|e| panic!("{package} on {backend:?}: {e}"));
+    assert_eq!(report.frames as usize, read_all(&input).len(), "one output sample per input sample");
+    let y = read_all(&out);
+    let _ = std::fs::remove_file(&out);
+    y
+}
+
+fn reference(name: &str) -> Vec<f32> {
+    let p: PathBuf = golden_dir().join("enhance").join(format!("{name}.npy"));
+    npy::read(&p).unwrap().as_f32().unwrap().to_vec()
+}
+
+fn assert_agrees(model: &str, y: &[f32], reference_name: &str, backend: BackendChoice) {
+    let r = reference(reference_name);
+    assert_eq!(y.len(), r.len(), "{model}: length");
+    let s = si_sdr(&r, y);
+    assert!(s >= 40.0, "{model} on {backend:?} vs {reference_name}: SI-SDR {s:.1} dB < 40 dB");
+    eprintln!("{model} on {backend:?} vs {reference_name}: SI-SDR {s:.1} dB");
+}
+
+#[test]
+fn gtcrn_agrees_with_onnx_runtime_and_sherpa_onnx() {
+    for (b, _) in backends() {
+        let y = enhance("gtcrn", None, b);
+        assert_agrees("gtcrn", &y, "gtcrn_ort", b);
+        assert_agrees("gtcrn", &y, "gtcrn_sherpa", b);
+    }
+}
+
+#[test]
+fn dtln_agrees_with_its_real_time_loop() {
+    for (b, _) in backends() {
+        assert_agrees("dtln", &enhance("dtln", None, b), "dtln_ort", b);
+    }
+}
+
+#[test]
+fn nsnet2_frame_by_frame_agrees_with_the_whole_sequence_reference() {
+    for (b, _) in backends() {
+        assert_agrees("nsnet2-16k", &enhance("nsnet2-16k", None, b), "nsnet2_ort", b);
+    }
+}
+
+#[test]
+fn removing_speech_returns_the_rest() {
+    let b = backends()[0].0;
+    let kept = enhance("gtcrn", Some("keep only the speech"), b);
+    let removed = enhance("gtcrn", Some("remove the speech"), b);
+    let noisy = read_all(&golden_dir().join("enhance/noisy.wav"));
+    let worst = kept.iter().zip(&removed).zip(&noisy).map(|((k, r), n)| (k + r - n).abs()).fold(0.0f32, f32::max);
+    assert!(worst < 1e-5, "speech + rest = input, off by {worst}");
+    // And it is not trivially the input: the enhancer removed something.
+    let energy = |v: &[f32]| v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>();
+    assert!(energy(&removed) > 0.01 * energy(&noisy));
+}
