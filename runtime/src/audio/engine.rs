@@ -153,12 +153,18 @@ impl Pipeline {
     fn new(processor: Box<dyn Processor>, file_rate: u32) -> Result<(Pipeline, usize)> {
         let rate = processor.sample_rate();
         let hop = processor.hop();
-        let down = Resampler::new(file_rate, rate, hop)?;
+        let mut down = Resampler::new(file_rate, rate, hop)?;
         let up = Resampler::new(rate, file_rate, hop)?;
         // Delay at the file's rate: the input resampler's and the processor's (model rate),
-        // converted, plus the output resampler's.
-        let model_delay = (down.delay() + processor.delay()) as f64 * f64::from(file_rate) / f64::from(rate);
-        let delay = model_delay.round() as usize + up.delay();
+        // converted, plus the output resampler's. The model-rate part converts to whole
+        // file-rate samples only in multiples of rate / gcd: pad it up to one with leading
+        // zeros, so the compensation is exact.
+        let step = (rate / crate::dsp::resample::rate_gcd(rate, file_rate)) as usize;
+        let model_delay = down.delay() + processor.delay();
+        let pad = (step - model_delay % step) % step;
+        down.prime(pad);
+        let delay = (model_delay + pad) / step * (file_rate / crate::dsp::resample::rate_gcd(rate, file_rate)) as usize
+            + up.delay();
         Ok((
             Pipeline { hop_in: vec![0.0; hop], hop_out: vec![0.0; hop], processor, down, up, to_skip: delay, hops: 0 },
             delay,

@@ -73,12 +73,13 @@ impl AudioReader {
         let is_wav = n >= 12 && &magic[..4] == b"RIFF" && &magic[8..12] == b"WAVE";
         let looks_like_riff = n >= 4 && (&magic[..4] == b"RIFF" || &magic[..4] == b"RIFX");
         if is_wav {
-            match AudioReader::open_wav(path) {
-                Ok(r) => return Ok(r),
-                // 64-bit float and some extensible layouts: symphonia reads them.
-                Err(e) if e.message().contains("unsupported") => {}
-                Err(e) => return Err(e),
-            }
+            return match AudioReader::open_wav(path) {
+                Ok(r) => Ok(r),
+                Err(e) if e.kind() == ErrorKind::Io => Err(e),
+                // 64-bit float and some extensible layouts are beyond hound: symphonia reads
+                // them. When it cannot either, hound's words are the clearer.
+                Err(e) => AudioReader::open_other(path).map_err(|_| e),
+            };
         } else if looks_like_riff {
             return Err(bad(path, "a RIFF file that is not WAVE audio"));
         }
