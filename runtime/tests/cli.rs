@@ -184,3 +184,211 @@ fn a_library_of_the_wrong_version_is_refused() {
     assert!(text(&o).contains("could not load the ONNX Runtime library"), "{}", text(&o));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// --- edgert separate / vad: bad input -------------------------------------------------------
+
+/// A WAV file with a hand-written header and raw data.
+fn raw_wav(tag: u16, channels: u16, rate: u32, bits: u16, data: &[u8]) -> Vec<u8> {
+    let block = channels.max(1) * bits / 8;
+    let mut v = Vec::new();
+    v.extend_from_slice(b"RIFF");
+    v.extend_from_slice(&(36 + data.len() as u32).to_le_bytes());
+    v.extend_from_slice(b"WAVEfmt ");
+    v.extend_from_slice(&16u32.to_le_bytes());
+    v.extend_from_slice(&tag.to_le_bytes());
+    v.extend_from_slice(&channels.to_le_bytes());
+    v.extend_from_slice(&rate.to_le_bytes());
+    v.extend_from_slice(&(rate.wrapping_mul(u32::from(block))).to_le_bytes());
+    v.extend_from_slice(&block.to_le_bytes());
+    v.extend_from_slice(&bits.to_le_bytes());
+    v.extend_from_slice(b"data");
+    v.extend_from_slice(&(data.len() as u32).to_le_bytes());
+    v.extend_from_slice(data);
+    v
+}
+
+fn pcm16(samples: &[f32]) -> Vec<u8> {
+    samples.iter().flat_map(|s| ((s * 32767.0) as i16).to_le_bytes()).collect()
+}
+
+fn speech_like(n: usize) -> Vec<f32> {
+    (0..n).map(|i| 0.3 * ((i as f32) * 0.05).sin() * ((i as f32) * 0.0007).sin()).collect()
+}
+
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(tag: &str) -> Scratch {
+        let p = std::env::temp_dir().join(format!("edgert-cli-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        Scratch(p)
+    }
+    fn file(&self, name: &str, bytes: &[u8]) -> PathBuf {
+        let p = self.0.join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+    /// Files in the folder other than those given.
+    fn others(&self, keep: &[&Path]) -> Vec<PathBuf> {
+        std::fs::read_dir(&self.0)
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| !keep.iter().any(|k| k == p))
+            .collect()
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn separate(input: &Path, output: &Path, extra: &[&str]) -> Output {
+    let gtcrn = third_party("gtcrn");
+    let mut args = vec!["separate", input.to_str().unwrap(), "-o", output.to_str().unwrap(), "--model", gtcrn.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    edgert(&args, &[])
+}
+
+#[test]
+fn separate_refuses_broken_audio_and_writes_nothing() {
+    let d = Scratch::new("broken");
+    let good_data = pcm16(&speech_like(1600));
+    let mut truncated = raw_wav(1, 1, 16_000, 16, &good_data);
+    truncated.truncate(44 + 1000); // the header still says 3200 bytes of data
+    let nan: Vec<u8> = [0.1f32, f32::NAN, 0.2, 0.3].iter().flat_map(|v| v.to_le_bytes()).collect();
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        ("empty.wav", Vec::new(), "empty"),
+        ("header-only.wav", raw_wav(1, 1, 16_000, 16, &[]), "no audio"),
+        ("truncated.wav", truncated, "truncated"),
+        ("magic.wav", b"RIFX\x10\x00\x00\x00WAVEfmt this is not a wav file at all".to_vec(), "not"),
+        ("text.wav", b"hello, this is a text file and not audio of any kind".to_vec(), "not an audio file"),
+        ("zero-channels.wav", raw_wav(1, 0, 16_000, 16, &good_data), "channel"),
+        ("rate-0.wav", raw_wav(1, 1, 0, 16, &good_data), "sample rate"),
+        ("rate-10mhz.wav", raw_wav(1, 1, 10_000_000, 16, &good_data), "sample rate"),
+        ("nan.wav", raw_wav(3, 1, 16_000, 32, &nan), "NaN"),
+    ];
+    for (name, bytes, needle) in cases {
+        let input = d.file(name, &bytes);
+        let output = d.0.join(format!("out-{name}"));
+        let o = separate(&input, &output, &[]);
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(1), "{name}: {t}");
+        assert!(t.to_lowercase().contains(&needle.to_lowercase()), "{name}: expected `{needle}` in: {t}");
+        assert!(!t.contains("panicked"), "{name}: {t}");
+        assert!(!output.exists(), "{name}: an output was written");
+        assert_eq!(d.others(&[&input]), Vec::<PathBuf>::new(), "{name}: files left behind");
+        std::fs::remove_file(&input).unwrap();
+    }
+}
+
+#[test]
+fn separate_handles_one_sample_and_eight_channels() {
+    let d = Scratch::new("shapes");
+    let one = d.file("one.wav", &raw_wav(1, 1, 16_000, 16, &pcm16(&[0.5])));
+    let out = d.0.join("one-out.wav");
+    let o = separate(&one, &out, &["--json"]);
+    let v = json(&o);
+    assert_eq!(v["audio_seconds"].as_f64().unwrap() * 16_000.0, 1.0);
+    assert_eq!(std::fs::metadata(&out).unwrap().len(), 44 + 2, "one 16-bit sample");
+
+    let frames = 16_000;
+    let mut inter = Vec::with_capacity(frames * 8);
+    let base = speech_like(frames);
+    for s in &base {
+        for c in 0..8 {
+            inter.push(s * (1.0 - c as f32 * 0.1));
+        }
+    }
+    let eight = d.file("eight.wav", &raw_wav(1, 8, 16_000, 16, &pcm16(&inter)));
+    let mixed = d.0.join("eight-mix.wav");
+    let v = json(&separate(&eight, &mixed, &["--json"]));
+    assert_eq!(v["channels"], 1);
+    let each = d.0.join("eight-each.wav");
+    let v = json(&separate(&eight, &each, &["--json", "--channels", "each"]));
+    assert_eq!(v["channels"], 8);
+    // 8 channels of 16-bit samples behind a WAVE_FORMAT_EXTENSIBLE header (68 bytes).
+    assert_eq!(std::fs::metadata(&each).unwrap().len(), 68 + (frames * 8 * 2) as u64);
+}
+
+#[test]
+fn separate_never_overwrites_its_input_and_needs_a_writable_place() {
+    let d = Scratch::new("paths");
+    let bytes = raw_wav(1, 1, 16_000, 16, &pcm16(&speech_like(4000)));
+    let input = d.file("in.wav", &bytes);
+    let o = separate(&input, &input, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("never overwrites its input"), "{}", text(&o));
+    assert_eq!(std::fs::read(&input).unwrap(), bytes, "the input is untouched");
+    // Through another spelling of the same path.
+    let again = d.0.join(".").join("in.wav");
+    assert_eq!(separate(&input, &again, &[]).status.code(), Some(1));
+    assert_eq!(std::fs::read(&input).unwrap(), bytes);
+
+    let o = separate(&input, &d.0.join("missing/dir/out.wav"), &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("does not exist"), "{}", text(&o));
+
+    // A folder nothing can be created in (even as root).
+    let o = separate(&input, Path::new("/proc/edgert-out.wav"), &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("error[io]"), "{}", text(&o));
+
+    assert_eq!(d.others(&[&input]), Vec::<PathBuf>::new());
+}
+
+#[test]
+fn a_full_disk_is_an_error_and_leaves_nothing() {
+    // A 64 KiB tmpfs in a private mount namespace (unshare), and 10 s of 16-bit audio to write.
+    let d = Scratch::new("full");
+    let input = d.file("in.wav", &raw_wav(1, 1, 16_000, 16, &pcm16(&speech_like(160_000))));
+    let mount = d.0.join("small");
+    std::fs::create_dir_all(&mount).unwrap();
+    let gtcrn = third_party("gtcrn");
+    let script = format!(
+        "mount -t tmpfs -o size=64k tmpfs '{m}' && '{bin}' separate '{i}' -o '{m}/out.wav' --model '{g}'; rc=$?; ls -A '{m}'; exit $rc",
+        m = mount.display(),
+        bin = edgert_bin().display(),
+        i = input.display(),
+        g = gtcrn.display()
+    );
+    let o = Command::new("unshare").args(["-r", "-m", "sh", "-c", &script]).output().expect("unshare runs");
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(t.contains("error[io]") && (t.contains("No space") || t.contains("space")), "{t}");
+    // `ls -A` of the full disk printed nothing: no output, no temporary file.
+    let listing = String::from_utf8_lossy(&o.stdout);
+    assert!(listing.trim().is_empty(), "left on the full disk: {listing}");
+}
+
+#[test]
+fn vad_finds_speech_and_refuses_bad_input() {
+    let d = Scratch::new("vad");
+    let noisy = root().join("tests/golden/enhance/noisy.wav");
+    let o = edgert(&["vad", noisy.to_str().unwrap(), "--json"], &[]);
+    let v = json(&o);
+    let segs = v["segments"].as_array().unwrap();
+    assert!(!segs.is_empty(), "{v}");
+    let empty = d.file("empty.wav", b"");
+    let o = edgert(&["vad", empty.to_str().unwrap()], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("empty"), "{}", text(&o));
+}
+
+#[test]
+fn an_empty_or_content_free_query_is_an_error_with_a_hint() {
+    let d = Scratch::new("query");
+    let input = d.file("in.wav", &raw_wav(1, 1, 16_000, 16, &pcm16(&speech_like(4000))));
+    for q in ["", "remove the", "isolate the dog barking"] {
+        let out = d.0.join("out.wav");
+        let o = separate(&input, &out, &["--query", q]);
+        assert_eq!(o.status.code(), Some(1), "{q}: {}", text(&o));
+        assert!(text(&o).contains("error[invalid-input]"), "{q}: {}", text(&o));
+        assert!(!out.exists());
+    }
+    let o = edgert(&["separate", "x.wav", "-o", "y.wav", "--query", "get rid of the music and the rain", "--explain"], &[]);
+    assert!(o.status.success());
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "remove \"music\"\nremove \"rain\"\n");
+}

@@ -73,6 +73,7 @@ impl AudioReader {
         let is_wav = n >= 12 && &magic[..4] == b"RIFF" && &magic[8..12] == b"WAVE";
         let looks_like_riff = n >= 4 && (&magic[..4] == b"RIFF" || &magic[..4] == b"RIFX");
         if is_wav {
+            check_wav_header(path)?;
             return match AudioReader::open_wav(path) {
                 Ok(r) => Ok(r),
                 Err(e) if e.kind() == ErrorKind::Io => Err(e),
@@ -118,6 +119,14 @@ impl AudioReader {
     }
 
     fn open_other(path: &Path) -> Result<AudioReader> {
+        // A malformed file must never take the process down: decoders are third-party code.
+        match std::panic::catch_unwind(|| AudioReader::open_other_inner(path)) {
+            Ok(r) => r,
+            Err(_) => Err(bad(path, "the decoder failed on this file (malformed audio)")),
+        }
+    }
+
+    fn open_other_inner(path: &Path) -> Result<AudioReader> {
         let file = File::open(path).map_err(|e| Error::io("opening audio", path, &e))?;
         let mss = MediaSourceStream::new(Box::new(file), Default::default());
         let mut hint = Hint::new();
@@ -169,6 +178,14 @@ impl AudioReader {
     /// number of frames read, 0 at the end. NaN or infinite samples are an error (the input is
     /// rejected rather than silently altered).
     pub fn read(&mut self, buf: &mut [f32]) -> Result<usize> {
+        let path = self.path.clone();
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.read_inner(buf))) {
+            Ok(r) => r,
+            Err(_) => Err(bad(&path, "the decoder failed on this file (malformed audio)")),
+        }
+    }
+
+    fn read_inner(&mut self, buf: &mut [f32]) -> Result<usize> {
         let ch = self.info.channels;
         let want = buf.len() / ch * ch;
         let mut n = 0;
@@ -236,6 +253,30 @@ impl AudioReader {
         self.position += frames as u64;
         Ok(frames)
     }
+}
+
+/// Checks a WAV file's `fmt ` chunk (channels, rate) before any decoder reads it.
+fn check_wav_header(path: &Path) -> Result<()> {
+    let mut f = File::open(path).map_err(|e| Error::io("opening audio", path, &e))?;
+    let mut head = [0u8; 4096];
+    let n = read_up_to(&mut f, &mut head).map_err(|e| Error::io("reading audio", path, &e))?;
+    let head = &head[..n];
+    let mut pos = 12;
+    while pos + 8 <= head.len() {
+        let id = &head[pos..pos + 4];
+        let size = u32::from_le_bytes([head[pos + 4], head[pos + 5], head[pos + 6], head[pos + 7]]) as usize;
+        if id == b"fmt " {
+            if pos + 16 > head.len() {
+                break;
+            }
+            let b = &head[pos + 8..];
+            let channels = u16::from_le_bytes([b[2], b[3]]);
+            let rate = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
+            return check_format(path, rate, usize::from(channels));
+        }
+        pos = pos.saturating_add(8).saturating_add(size + (size & 1));
+    }
+    Err(bad(path, "the WAV header has no `fmt ` chunk (truncated or not a WAV file)"))
 }
 
 fn wav_err(path: &Path, e: hound::Error) -> Error {
