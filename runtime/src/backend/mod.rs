@@ -373,12 +373,15 @@ pub trait Session: Send {
 /// where the caller left them out. Checks names, dtypes, ranks, fixed dimensions, and that a
 /// constant input, when given, has the session's value; the backends then check what only they
 /// know.
+/// Inputs in the graph's order; on the stack for up to 8 (no allocation per run).
+pub(crate) type Ordered<'a> = smallvec::SmallVec<[(&'a str, TensorView<'a>); 8]>;
+
 #[cfg_attr(not(any(feature = "tract", feature = "ort")), allow(dead_code))]
 pub(crate) fn order_inputs<'a>(
     declared: &[TensorInfo],
     constants: &'a [(String, Tensor)],
     given: &[Input<'a>],
-    order: &mut Vec<(&'a str, TensorView<'a>)>,
+    order: &mut Ordered<'a>,
 ) -> Result<()> {
     order.clear();
     for g in given {

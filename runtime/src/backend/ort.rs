@@ -375,17 +375,18 @@ impl Session for OrtSession {
 
     fn run(&mut self, inputs: &[Input<'_>], outputs: &mut [Tensor]) -> Result<()> {
         check_outputs_len(self.outputs.len(), outputs.len())?;
-        let mut ordered = Vec::with_capacity(self.inputs.len());
+        let mut ordered = super::Ordered::new();
         order_inputs(&self.inputs, &self.constants, inputs, &mut ordered)?;
-        let mut values: Vec<(&str, SessionInputValue<'_>)> = Vec::with_capacity(ordered.len());
+        // By position: `ordered` follows the graph's input order, which is the session's.
+        let mut values: smallvec::SmallVec<[SessionInputValue<'_>; 8]> = smallvec::SmallVec::new();
         for (name, value) in &ordered {
             let v = input_value(value.shape, value.data)
                 .map_err(|e| ort_err(ErrorKind::InvalidInput, &format!("take input `{name}`"), e))?;
-            values.push((name, v));
+            values.push(v);
         }
         let session = &mut self.session;
         let results = super::no_panic("running", || {
-            session.run(values).map_err(|e| {
+            session.run(&values[..]).map_err(|e| {
                 let kind = if e.message().contains("Invalid rank") || e.message().contains("Got invalid dimensions") {
                     ErrorKind::InvalidInput
                 } else {

@@ -225,7 +225,7 @@ impl TractSession {
     /// The run's inputs as tract values, in the plan's order (constants left out: they were
     /// folded into the graph).
     fn tract_inputs(&self, inputs: &[Input<'_>]) -> Result<TVec<TValue>> {
-        let mut ordered = Vec::with_capacity(self.inputs.len());
+        let mut ordered = super::Ordered::new();
         order_inputs(&self.inputs, &self.constants, inputs, &mut ordered)?;
         let mut values: TVec<TValue> = TVec::with_capacity(ordered.len());
         for ((name, value), shape) in ordered.iter().zip(&self.shapes) {

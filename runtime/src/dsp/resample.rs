@@ -31,8 +31,10 @@ impl Resampler {
                 format!("cannot resample {from} Hz to {to} Hz in chunks of {min_chunk}"),
             ));
         }
-        let period = 2 * (from / gcd(from, to)) as usize;
-        let chunk = if from == to { min_chunk } else { min_chunk.div_ceil(period) * period };
+        // The FFT sizes are (chunk / unit) × (rate / gcd): an even, 5-smooth number of units
+        // keeps both sizes even and fast to transform.
+        let unit = (from / gcd(from, to)) as usize;
+        let chunk = if from == to { min_chunk } else { smooth_even(min_chunk.div_ceil(unit)) * unit };
         let inner = if from == to {
             None
         } else {
@@ -140,6 +142,25 @@ impl Resampler {
         let n = n.min(self.ready.len());
         self.ready.drain(..n);
         n
+    }
+}
+
+/// The smallest even number ≥ `n` with no prime factor above 5.
+fn smooth_even(n: usize) -> usize {
+    let mut k = n.max(2);
+    loop {
+        if k % 2 == 0 {
+            let mut m = k;
+            for p in [2, 3, 5] {
+                while m % p == 0 {
+                    m /= p;
+                }
+            }
+            if m == 1 {
+                return k;
+            }
+        }
+        k += 1;
     }
 }
 

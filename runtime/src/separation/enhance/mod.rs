@@ -95,7 +95,7 @@ impl Stateful {
     /// the next run: read only the non-state outputs).
     pub fn run(&mut self, inputs: &[Input<'_>]) -> Result<&[Tensor]> {
         {
-            let mut all: Vec<Input<'_>> = Vec::with_capacity(inputs.len() + self.states.len());
+            let mut all: smallvec::SmallVec<[Input<'_>; 8]> = smallvec::SmallVec::new();
             all.extend_from_slice(inputs);
             for (name, _, value, _) in &self.states {
                 all.push(Input::new(name, value.view()));
