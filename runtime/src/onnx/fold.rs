@@ -489,6 +489,121 @@ fn expose_in_graph(graph: &[u8], batch: usize, states: &mut Vec<ExposedState>) -
     Ok(out)
 }
 
+/// Rewrites, for each `(input, frames)`, the `Pad` that pads graph input `input` along its time
+/// axis (its first symbolic axis) into a concatenation with `frames` frames of history taken
+/// from a new graph input `<input>/history`, and gives the last `frames` frames of that
+/// concatenation back as a new output `<input>/history_out`. A causal convolution over a
+/// zero-padded sequence becomes one a caller can run a frame at a time (DeepFilterNet3's
+/// `erb_conv0`, `df_conv0`, `df_convp`). Returns the rewritten graph and the new states.
+pub fn stream_pad_inputs(model: &[u8], histories: &[(String, usize)]) -> Result<(Vec<u8>, Vec<ExposedState>)> {
+    if histories.is_empty() {
+        return Ok((model.to_vec(), Vec::new()));
+    }
+    let summary = super::summarize(model)?;
+    let mut plans = Vec::new();
+    for (input, frames) in histories {
+        let info = summary
+            .input(input)
+            .ok_or_else(|| invalid(format!("the graph has no input `{input}` to keep history for")))?;
+        let dims = info.shape.as_ref().ok_or_else(|| invalid(format!("input `{input}` declares no shape")))?;
+        let axis = dims
+            .iter()
+            .position(|d| !matches!(d, crate::tensor::Dim::Fixed(_)))
+            .ok_or_else(|| invalid(format!("input `{input}` has no time (symbolic) axis")))?;
+        let shape: Vec<usize> = dims
+            .iter()
+            .enumerate()
+            .map(|(i, d)| match d {
+                _ if i == axis => *frames,
+                crate::tensor::Dim::Fixed(n) => *n,
+                _ => 1,
+            })
+            .collect();
+        plans.push((input.clone(), *frames, axis, shape));
+    }
+    let mut out = Vec::with_capacity(model.len());
+    let mut states = Vec::new();
+    let mut r = Reader::new(model);
+    while let Some((field, v, raw)) = r.next_raw()? {
+        if field == 7 {
+            let g = stream_in_graph(bytes_of(&v)?, &plans, &mut states)?;
+            put_bytes(&mut out, 7, &g);
+        } else {
+            out.extend_from_slice(raw);
+        }
+    }
+    for (input, ..) in &plans {
+        if !states.iter().any(|s: &ExposedState| s.input == format!("{input}/history")) {
+            return Err(invalid(format!("no `Pad` reads input `{input}`: nothing to stream")));
+        }
+    }
+    Ok((out, states))
+}
+
+fn int_attribute(name: &str, value: i64) -> Vec<u8> {
+    let mut a = Vec::new();
+    put_bytes(&mut a, 1, name.as_bytes());
+    put_varint(&mut a, 3 << 3);
+    put_varint(&mut a, value as u64);
+    put_varint(&mut a, 20 << 3);
+    put_varint(&mut a, 2); // AttributeType INT
+    a
+}
+
+fn stream_in_graph(
+    graph: &[u8],
+    plans: &[(String, usize, usize, Vec<usize>)],
+    states: &mut Vec<ExposedState>,
+) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(graph.len());
+    let mut extra = Vec::new();
+    let mut r = Reader::new(graph);
+    while let Some((field, v, raw)) = r.next_raw()? {
+        if field != 1 {
+            out.extend_from_slice(raw);
+            continue;
+        }
+        let node = parse_node(bytes_of(&v)?)?;
+        let plan = (node.op_type == "Pad")
+            .then(|| node.inputs.first().and_then(|i| plans.iter().find(|p| &p.0 == i)))
+            .flatten();
+        let Some((input, frames, axis, shape)) = plan else {
+            out.extend_from_slice(raw);
+            continue;
+        };
+        let history = format!("{input}/history");
+        let history_out = format!("{input}/history_out");
+        let padded = node.outputs.first().cloned().unwrap_or_default();
+        let mut concat = Vec::new();
+        put_bytes(&mut concat, 1, history.as_bytes());
+        put_bytes(&mut concat, 1, input.as_bytes());
+        put_bytes(&mut concat, 2, padded.as_bytes());
+        put_bytes(&mut concat, 3, format!("{}/history_concat", node.name).as_bytes());
+        put_bytes(&mut concat, 4, b"Concat");
+        put_bytes(&mut concat, 5, &int_attribute("axis", *axis as i64));
+        put_bytes(&mut out, 1, &concat);
+        let names: Vec<String> = ["starts", "ends", "axes"].iter().map(|n| format!("{input}/history_{n}")).collect();
+        for (name, value) in names.iter().zip([-(*frames as i64), i64::MAX, *axis as i64]) {
+            let t = Tensor::from_buf(&[1], TensorBuf::I64(vec![value])).map_err(|e| invalid(e.to_string()))?;
+            put_bytes(&mut extra, 5, &encode_tensor(name, &t));
+        }
+        let mut slice = Vec::new();
+        put_bytes(&mut slice, 1, padded.as_bytes());
+        for n in &names {
+            put_bytes(&mut slice, 1, n.as_bytes());
+        }
+        put_bytes(&mut slice, 2, history_out.as_bytes());
+        put_bytes(&mut slice, 3, format!("{}/history_slice", node.name).as_bytes());
+        put_bytes(&mut slice, 4, b"Slice");
+        put_bytes(&mut out, 1, &slice);
+        put_bytes(&mut extra, 11, &value_info_f32(&history, shape));
+        put_bytes(&mut extra, 12, &value_info_f32(&history_out, shape));
+        states.push(ExposedState { input: history, output: history_out, shape: shape.clone() });
+    }
+    out.extend_from_slice(&extra);
+    Ok(out)
+}
+
 fn encode_tensor(name: &str, t: &Tensor) -> Vec<u8> {
     let mut v = Vec::new();
     for &d in t.shape() {

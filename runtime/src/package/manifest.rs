@@ -27,6 +27,9 @@
 //! [constants.model]             # optional: inputs held constant per role (scalars)
 //! sr = 16000
 //!
+//! [history.enc]                 # optional: frames of history kept per input when streaming
+//! feat_erb = 2
+//!
 //! [dims]                        # optional: values of named symbolic dims
 //! S = 1
 //!
@@ -172,6 +175,9 @@ pub struct Manifest {
     pub shapes: BTreeMap<String, BTreeMap<String, Vec<usize>>>,
     /// Role → input name → a scalar the input is held at.
     pub constants: BTreeMap<String, BTreeMap<String, f64>>,
+    /// Role → input name → frames of history a streamed run keeps for it (inputs a graph pads
+    /// along time before a causal convolution).
+    pub history: BTreeMap<String, BTreeMap<String, usize>>,
     pub dims: BTreeMap<String, usize>,
     pub tokenizer: Option<PathBuf>,
     pub weights: Vec<PathBuf>,
@@ -297,7 +303,7 @@ impl Manifest {
                 .with_context(format!("manifest `{origin}`"))
         })?;
         let mut w = Walk { problems: Vec::new() };
-        w.unknown_keys(&root, "", &["model", "source", "stft", "graphs", "shapes", "constants", "dims", "tokenizer", "weights"]);
+        w.unknown_keys(&root, "", &["model", "source", "stft", "graphs", "shapes", "constants", "history", "dims", "tokenizer", "weights"]);
 
         let model = w.table(&root, "model", "model", true);
         let (mut name, mut kind, mut family, mut sample_rate, mut license, mut description) =
@@ -421,6 +427,26 @@ impl Manifest {
             }
         }
 
+        let mut history = BTreeMap::new();
+        if let Some(h) = w.table(&root, "history", "history", false) {
+            for (role, v) in h {
+                let Value::Table(t) = v else {
+                    w.problems.push(format!("`history.{role}` must be a table of input = frames"));
+                    continue;
+                };
+                if !graphs.contains_key(role) {
+                    w.problems.push(format!("`history.{role}` names a role that `[graphs]` does not have"));
+                }
+                let mut per_input = BTreeMap::new();
+                for input in t.keys() {
+                    if let Some(n) = w.uint(t, input, &format!("history.{role}"), true) {
+                        per_input.insert(input.clone(), n);
+                    }
+                }
+                history.insert(role.clone(), per_input);
+            }
+        }
+
         let mut dims = BTreeMap::new();
         if let Some(d) = w.table(&root, "dims", "dims", false) {
             for k in d.keys() {
@@ -464,6 +490,7 @@ impl Manifest {
             graphs,
             shapes,
             constants,
+            history,
             dims,
             tokenizer,
             weights,

@@ -211,6 +211,16 @@ impl Package {
                             }
                         }
                     }
+                    if let Some(history) = manifest.history.get(role_name) {
+                        for input in history.keys() {
+                            if !g.inputs().iter().any(|i| &i.name == input) {
+                                problems.push(format!(
+                                    "`history.{role_name}.{input}` names an input graph `{}` does not have",
+                                    file.display()
+                                ));
+                            }
+                        }
+                    }
                     if let Some(shapes) = manifest.shapes.get(role_name) {
                         for input in shapes.keys() {
                             if !g.inputs().iter().any(|i| &i.name == input) {

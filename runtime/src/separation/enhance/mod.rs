@@ -1,6 +1,7 @@
 //! Speech enhancement: real third-party models run hop by hop, each with the framing it was
 //! trained with. Built from a package ([`build`]); every one is an audio [`Processor`].
 
+pub mod deepfilternet;
 pub mod dtln;
 pub mod gtcrn;
 pub mod nsnet2;
@@ -33,13 +34,7 @@ pub fn build(pkg: &Package, opts: &EnhanceOptions) -> Result<Box<dyn Processor>>
         Family::Gtcrn => Box::new(gtcrn::Gtcrn::new(pkg, opts)?),
         Family::Dtln => Box::new(dtln::Dtln::new(pkg, opts)?),
         Family::Nsnet2 => Box::new(nsnet2::Nsnet2::new(pkg, opts)?),
-        Family::DeepFilterNet => {
-            return Err(Error::new(
-                ErrorKind::NotCompiled,
-                "DeepFilterNet3 hop-by-hop processing is not built yet: its graphs keep GRU state and \
-                 time-convolution context inside one call, which needs a state-exposing rewrite",
-            ))
-        }
+        Family::DeepFilterNet => Box::new(deepfilternet::DeepFilterNet::new(pkg, opts)?),
         other => {
             return Err(Error::new(
                 ErrorKind::InvalidPackage,
