@@ -151,7 +151,7 @@ def main():
             frames = (np.clip(stereo, -1, 1) * 32767).astype("<i2").tobytes()
             for _ in range(60):
                 w.writeframes(frames)
-        for model in ["gtcrn", "deepfilternet3"]:
+        for model in ["deepfilternet3"]:
             v, err = edgert_rtf(args.edgert, hour, MODELS / model, "tract")
             print(f"\none hour 48 kHz stereo, {model}: " + (f"RTF {v['rtf']:.4f}, peak RSS {v['peak_rss_bytes'] / 2**20:.0f} MiB" if v else err))
         hour.unlink()

@@ -124,7 +124,6 @@ pub fn separate(args: &SeparateArgs) -> Result<ExitCode> {
     // Build once up front: a bad query or package fails before any output is created.
     let (first, ops) = separation::processor(&pkg, args.query.as_deref(), &opts)?;
     let mut first = Some(first);
-    let mut provider = String::new();
     let mut make = || -> Result<Box<dyn edgert::audio::Processor>> {
         match first.take() {
             Some(p) => Ok(p),
@@ -147,9 +146,7 @@ pub fn separate(args: &SeparateArgs) -> Result<ExitCode> {
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    if provider.is_empty() {
-        provider = backend_provider(backend);
-    }
+    let provider = backend_provider(backend);
     let rss = peak_rss_bytes();
     if args.json {
         let v = json!({
