@@ -5,6 +5,7 @@
 
 pub mod enhance;
 pub mod query;
+pub mod text;
 pub mod vad;
 
 use crate::audio::{Processor, Residual};
