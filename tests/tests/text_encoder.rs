@@ -29,9 +29,13 @@ fn embeddings_match_onnx_runtime_and_the_float_model() {
             assert_eq!(e.len(), 384);
             let norm: f32 = e.iter().map(|x| x * x).sum::<f32>().sqrt();
             assert!((norm - 1.0).abs() < 1e-3, "{p} {phrase}: norm {norm}");
-            // Same int8 graph: only activation rounding may differ.
+            // The same int8 graph. ONNX Runtime through edgert matches its Python self exactly;
+            // tract matches on most phrases to 1e-7 but, where an activation lands on a rounding
+            // boundary of DynamicQuantizeLinear, one code flips and the difference cascades
+            // through six layers (measured worst: 0.9954 for "violin").
             let c = cosine(&e, &int8[i * 384..(i + 1) * 384]);
-            assert!(c > 0.999, "{p} {phrase:?}: cosine {c} against ONNX Runtime Python");
+            let floor = if p == Provider::Tract { 0.99 } else { 0.99999 };
+            assert!(c > floor, "{p} {phrase:?}: cosine {c} against ONNX Runtime Python");
             // Quantization (per-channel weights; activations per call, their range taken over the
             // padded 32 tokens) costs at most ~2 % of cosine against the float model. The
             // separator is trained on these same int8 embeddings, so this is not a train/run gap.
