@@ -74,6 +74,88 @@ impl<P: Processor> Processor for Residual<P> {
     }
 }
 
+/// Several processors on the same input, their outputs added (extracting several things).
+/// They must agree on rate, hop and delay.
+pub struct Sum {
+    parts: Vec<Box<dyn Processor>>,
+    scratch: Vec<f32>,
+}
+
+impl Sum {
+    pub fn new(parts: Vec<Box<dyn Processor>>) -> Result<Sum> {
+        let first = parts.first().ok_or_else(|| Error::new(ErrorKind::InvalidInput, "nothing to add up"))?;
+        let key = (first.sample_rate(), first.hop(), first.delay());
+        if parts.iter().any(|p| (p.sample_rate(), p.hop(), p.delay()) != key) {
+            return Err(Error::new(ErrorKind::InvalidInput, "processors added up must share rate, hop and delay"));
+        }
+        Ok(Sum { scratch: vec![0.0; key.1], parts })
+    }
+}
+
+impl Processor for Sum {
+    fn sample_rate(&self) -> u32 {
+        self.parts[0].sample_rate()
+    }
+    fn hop(&self) -> usize {
+        self.parts[0].hop()
+    }
+    fn delay(&self) -> usize {
+        self.parts[0].delay()
+    }
+    fn process(&mut self, input: &[f32], output: &mut [f32]) -> Result<()> {
+        output.fill(0.0);
+        for p in self.parts.iter_mut() {
+            p.process(input, &mut self.scratch)?;
+            output.iter_mut().zip(&self.scratch).for_each(|(o, s)| *o += s);
+        }
+        Ok(())
+    }
+    fn reset(&mut self) {
+        self.parts.iter_mut().for_each(|p| p.reset());
+    }
+}
+
+/// Processors one after another (each takes the previous one's output). They must share rate
+/// and hop; the delays add up.
+pub struct Chain {
+    stages: Vec<Box<dyn Processor>>,
+    scratch: Vec<f32>,
+}
+
+impl Chain {
+    pub fn new(stages: Vec<Box<dyn Processor>>) -> Result<Chain> {
+        let first = stages.first().ok_or_else(|| Error::new(ErrorKind::InvalidInput, "an empty chain"))?;
+        let key = (first.sample_rate(), first.hop());
+        if stages.iter().any(|p| (p.sample_rate(), p.hop()) != key) {
+            return Err(Error::new(ErrorKind::InvalidInput, "chained processors must share rate and hop"));
+        }
+        Ok(Chain { scratch: vec![0.0; key.1], stages })
+    }
+}
+
+impl Processor for Chain {
+    fn sample_rate(&self) -> u32 {
+        self.stages[0].sample_rate()
+    }
+    fn hop(&self) -> usize {
+        self.stages[0].hop()
+    }
+    fn delay(&self) -> usize {
+        self.stages.iter().map(|s| s.delay()).sum()
+    }
+    fn process(&mut self, input: &[f32], output: &mut [f32]) -> Result<()> {
+        output.copy_from_slice(input);
+        for s in self.stages.iter_mut() {
+            self.scratch.copy_from_slice(output);
+            s.process(&self.scratch, output)?;
+        }
+        Ok(())
+    }
+    fn reset(&mut self) {
+        self.stages.iter_mut().for_each(|s| s.reset());
+    }
+}
+
 impl Processor for Box<dyn Processor> {
     fn sample_rate(&self) -> u32 {
         (**self).sample_rate()

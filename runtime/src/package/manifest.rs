@@ -38,6 +38,9 @@
 //!
 //! [weights]                     # source-weights packages: raw weights for tools to build from
 //! files = ["model.safetensors"]
+//!
+//! [files]                       # other named files a family reads
+//! classes = "classes.json"
 //! ```
 //!
 //! Parsing reports every problem at once (wrong types, unknown keys, missing keys), not the first.
@@ -181,6 +184,8 @@ pub struct Manifest {
     pub dims: BTreeMap<String, usize>,
     pub tokenizer: Option<PathBuf>,
     pub weights: Vec<PathBuf>,
+    /// Other named files a family reads (tss-small's `classes`).
+    pub files: BTreeMap<String, PathBuf>,
 }
 
 use crate::dsp::Window;
@@ -303,7 +308,7 @@ impl Manifest {
                 .with_context(format!("manifest `{origin}`"))
         })?;
         let mut w = Walk { problems: Vec::new() };
-        w.unknown_keys(&root, "", &["model", "source", "stft", "graphs", "shapes", "constants", "history", "dims", "tokenizer", "weights"]);
+        w.unknown_keys(&root, "", &["model", "source", "stft", "graphs", "shapes", "constants", "history", "dims", "tokenizer", "weights", "files"]);
 
         let model = w.table(&root, "model", "model", true);
         let (mut name, mut kind, mut family, mut sample_rate, mut license, mut description) =
@@ -469,6 +474,15 @@ impl Manifest {
             })
             .unwrap_or_default();
 
+        let mut files = BTreeMap::new();
+        if let Some(f) = w.table(&root, "files", "files", false) {
+            for k in f.keys() {
+                if let Some(v) = w.string(f, k, "files", true) {
+                    files.insert(k.clone(), PathBuf::from(v));
+                }
+            }
+        }
+
         if !w.problems.is_empty() {
             return Err(problems(ErrorKind::InvalidManifest, &format!("manifest `{origin}`"), &w.problems));
         }
@@ -494,6 +508,7 @@ impl Manifest {
             dims,
             tokenizer,
             weights,
+            files,
         })
     }
 }

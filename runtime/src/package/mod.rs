@@ -85,8 +85,17 @@ const DEEPFILTERNET: &[RoleSpec] = &[
     ),
     role("df_dec", &[p("emb", F32, 3), p("c0", F32, 4)], &[p("coefs", F32, 4), any(F32, 3)]),
 ];
-const HSM_TSS: &[RoleSpec] =
-    &[loose("text_encoder"), loose("global_separator"), loose("local_separator"), loose("reconstructor")];
+const HSM_TSS: &[RoleSpec] = &[
+    role("text_encoder", &[p("input_ids", I64, 2), p("attention_mask", I64, 2)], &[p("embedding", F32, 2)]),
+    role("audio_encoder", &[p("fbank", F32, 3)], &[p("global", F32, 2)]),
+    role("global_separator", &[p("mix_global", F32, 2), p("query", F32, 2)], &[p("target_global", F32, 2)]),
+    role(
+        "local_separator",
+        &[p("fbank", F32, 3), p("target_global", F32, 2), p("h", F32, 3)],
+        &[p("local", F32, 3), p("h_out", F32, 3)],
+    ),
+    role("reconstructor", &[p("local", F32, 3), p("log_magnitude", F32, 3)], &[p("mask", F32, 3)]),
+];
 const JANUS: &[RoleSpec] = &[
     loose("prepare_inputs_embeds"),
     loose("language_model"),
@@ -161,6 +170,11 @@ impl Package {
                 problems.push(format!("tokenizer file `{}` does not exist", t.display()))
             }
             _ => {}
+        }
+        for (name, f) in &manifest.files {
+            if !dir.join(f).is_file() {
+                problems.push(format!("file `{}` (`files.{name}`) does not exist", f.display()));
+            }
         }
         for w in &manifest.weights {
             if !dir.join(w).is_file() {

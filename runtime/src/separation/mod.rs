@@ -6,6 +6,7 @@
 pub mod enhance;
 pub mod query;
 pub mod text;
+pub mod tss;
 pub mod vad;
 
 use crate::audio::{Processor, Residual};
@@ -56,21 +57,62 @@ pub fn enhancement_target(pkg: &Package, query: Option<&str>) -> Result<(bool, V
     Ok((keep_speech.unwrap_or(true), ops))
 }
 
+/// What a package and a query make.
+pub struct Built {
+    pub processor: Box<dyn Processor>,
+    pub operations: Vec<Operation>,
+    /// For a text-queried model: how well each description matches what it was trained on.
+    pub matches: Vec<tss::QueryMatch>,
+    /// Things the user should know (a description the model barely knows).
+    pub warnings: Vec<String>,
+}
+
 /// The processor a package and a query call for.
-pub fn processor(pkg: &Package, query: Option<&str>, opts: &enhance::EnhanceOptions) -> Result<(Box<dyn Processor>, Vec<Operation>)> {
+pub fn build(pkg: &Package, query: Option<&str>, opts: &enhance::EnhanceOptions) -> Result<Built> {
     match pkg.manifest().kind {
         Kind::SpeechEnhancement => {
-            let (keep_speech, ops) = enhancement_target(pkg, query)?;
+            let (keep_speech, operations) = enhancement_target(pkg, query)?;
             let p = enhance::build(pkg, opts)?;
-            Ok((if keep_speech { p } else { Box::new(Residual::new(p)) }, ops))
+            let processor: Box<dyn Processor> = if keep_speech { p } else { Box::new(Residual::new(p)) };
+            Ok(Built { processor, operations, matches: Vec::new(), warnings: Vec::new() })
         }
-        Kind::TextQueriedSeparation => Err(Error::new(
-            ErrorKind::NotCompiled,
-            format!("text-queried separation (package `{}`) is not built yet", pkg.manifest().name),
-        )),
+        Kind::TextQueriedSeparation => {
+            let q = query.ok_or_else(|| {
+                Error::new(
+                    ErrorKind::InvalidInput,
+                    format!("`{}` separates what a query describes: give one, e.g. --query \"remove the dog barking\"", pkg.manifest().name),
+                )
+            })?;
+            let operations = query::parse(q)?;
+            let mut model = tss::TssModel::new(pkg, opts.backend, opts.threads)?;
+            let mut matches = Vec::new();
+            let mut warnings = Vec::new();
+            for op in &operations {
+                if let Some(m) = model.match_query(op.description())? {
+                    if m.confidence < tss::LOW_CONFIDENCE {
+                        warnings.push(format!(
+                            "low match confidence for \"{}\": the closest sound `{}` knows is `{}` (similarity {:.2}); the result may not be what you asked for",
+                            op.description(),
+                            pkg.manifest().name,
+                            m.class,
+                            m.confidence
+                        ));
+                    }
+                    matches.push(m);
+                }
+            }
+            let processor = model.build(&operations)?;
+            Ok(Built { processor, operations, matches, warnings })
+        }
         other => Err(Error::new(
             ErrorKind::InvalidPackage,
             format!("package `{}` is a {other} model; `separate` needs speech-enhancement or text-queried-separation", pkg.manifest().name),
         )),
     }
+}
+
+/// The processor alone (see [`build`]).
+pub fn processor(pkg: &Package, query: Option<&str>, opts: &enhance::EnhanceOptions) -> Result<(Box<dyn Processor>, Vec<Operation>)> {
+    let b = build(pkg, query, opts)?;
+    Ok((b.processor, b.operations))
 }

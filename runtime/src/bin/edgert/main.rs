@@ -3,6 +3,7 @@
 mod doctor;
 mod inspect;
 mod separate;
+mod spectrogram;
 
 use std::process::ExitCode;
 

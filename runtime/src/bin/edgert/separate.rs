@@ -36,6 +36,12 @@ pub struct SeparateArgs {
     /// mix (average the channels, write one) or each (process every channel).
     #[arg(long, default_value = "mix")]
     channels: String,
+    /// Also write DIR/kept.wav (the result) and DIR/removed.wav (input minus result, aligned).
+    #[arg(long, value_name = "DIR")]
+    stems: Option<PathBuf>,
+    /// Also write a PNG of the input's (top) and the result's (bottom) spectrograms.
+    #[arg(long, value_name = "PNG")]
+    spectrogram: Option<PathBuf>,
     /// Print the parsed query and stop.
     #[arg(long)]
     explain: bool,
@@ -111,6 +117,14 @@ pub fn separate(args: &SeparateArgs) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
+    if let Some(dir) = &args.stems {
+        if !dir.is_dir() {
+            return Err(Error::new(ErrorKind::Io, format!("the stems folder `{}` does not exist", dir.display())));
+        }
+    }
+    if let Some(png) = &args.spectrogram {
+        crate::spectrogram::check_target(png)?;
+    }
     let pkg = Package::open(&model)?;
     let backend = BackendChoice::parse(&args.backend)?;
     let channels = match args.channels.as_str() {
@@ -122,8 +136,12 @@ pub fn separate(args: &SeparateArgs) -> Result<ExitCode> {
     };
     let opts = EnhanceOptions { backend, threads: args.threads, fallback: false };
     // Build once up front: a bad query or package fails before any output is created.
-    let (first, ops) = separation::processor(&pkg, args.query.as_deref(), &opts)?;
-    let mut first = Some(first);
+    let built = separation::build(&pkg, args.query.as_deref(), &opts)?;
+    for w in &built.warnings {
+        eprintln!("warning: {w}");
+    }
+    let (ops, matches, warnings) = (built.operations, built.matches, built.warnings);
+    let mut first = Some(built.processor);
     let mut make = || -> Result<Box<dyn edgert::audio::Processor>> {
         match first.take() {
             Some(p) => Ok(p),
@@ -146,6 +164,21 @@ pub fn separate(args: &SeparateArgs) -> Result<ExitCode> {
     if let Some(b) = bar {
         b.finish_and_clear();
     }
+    if args.stems.is_some() || args.spectrogram.is_some() {
+        let (rate, input) = read_mono(&args.input)?;
+        let (_, output) = read_mono(&report.output)?;
+        if let Some(dir) = &args.stems {
+            let removed: Vec<f32> = input.iter().zip(&output).map(|(a, b)| a - b).collect();
+            for (name, data) in [("kept.wav", &output), ("removed.wav", &removed)] {
+                let mut w = edgert::audio::AtomicWavWriter::create(&dir.join(name), 1, rate, edgert::audio::SampleFormat::Float32)?;
+                w.write(data)?;
+                w.finish()?;
+            }
+        }
+        if let Some(png) = &args.spectrogram {
+            crate::spectrogram::write(png, &input, &output, rate)?;
+        }
+    }
     let provider = backend_provider(backend);
     let rss = peak_rss_bytes();
     if args.json {
@@ -154,6 +187,8 @@ pub fn separate(args: &SeparateArgs) -> Result<ExitCode> {
             "output": report.output.display().to_string(),
             "model": pkg.manifest().name,
             "operations": ops.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "matches": matches.iter().map(|m| json!({"description": m.description, "class": m.class, "confidence": m.confidence})).collect::<Vec<_>>(),
+            "warnings": warnings,
             "rtf": report.rtf,
             "audio_seconds": report.audio_seconds,
             "wall_seconds": report.wall_seconds,
@@ -184,6 +219,22 @@ pub fn separate(args: &SeparateArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A file's samples, channels averaged.
+fn read_mono(path: &Path) -> Result<(u32, Vec<f32>)> {
+    let mut r = AudioReader::open(path)?;
+    let ch = r.info().channels;
+    let rate = r.info().sample_rate;
+    let mut buf = vec![0.0f32; 4096 * ch];
+    let mut out = Vec::new();
+    loop {
+        let n = r.read(&mut buf)?;
+        if n == 0 {
+            return Ok((rate, out));
+        }
+        out.extend(buf[..n * ch].chunks(ch).map(|f| f.iter().sum::<f32>() / ch as f32));
+    }
 }
 
 /// The provider sessions of `choice` run on (what a probe session reports).

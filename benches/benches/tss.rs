@@ -1,0 +1,57 @@
+//! tss-small's speed: per-hop latency (p50, p99, max) of one extraction in streaming, as a share of
+//! the 10 ms hop, and the real-time factor, on each backend, over 60 s of a test mixture. Catches:
+//! the streaming path outgrowing its budget (RTF ≤ 0.05, p99 ≤ 30 % of the hop on one core).
+
+use std::time::Instant;
+
+use edgert::audio::Processor;
+use edgert::backend::{BackendChoice, Provider};
+use edgert::package::Package;
+use edgert::separation::tss::TssModel;
+
+fn main() {
+    let root = edgert_tests::root();
+    let pkg = Package::open(root.join("models/tss-small")).expect("models/tss-small");
+    let clip = std::fs::read_dir(root.join("tests/golden/tss"))
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .find(|p| p.to_string_lossy().ends_with("_mix.wav"))
+        .expect("a golden mixture");
+    let mut r = edgert::audio::AudioReader::open(&clip).unwrap();
+    let mut x = vec![0.0f32; 48_000];
+    let n = r.read(&mut x).unwrap();
+    x.truncate(n);
+    let audio: Vec<f32> = x.iter().copied().cycle().take(60 * 16_000).collect();
+    println!("| backend | hops | p50 µs | p99 µs | max µs | p99 / hop | RTF |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    for (b, p) in [(BackendChoice::Tract, Provider::Tract), (BackendChoice::OrtCpu, Provider::OrtCpu)] {
+        if !p.compiled() {
+            continue;
+        }
+        let mut model = TssModel::new(&pkg, b, 1).unwrap();
+        let q = model.embed("dog barking").unwrap();
+        let mut ex = model.extractor(q).unwrap();
+        let hop = ex.hop();
+        let mut out = vec![0.0f32; hop];
+        let mut times = Vec::with_capacity(audio.len() / hop);
+        let start = Instant::now();
+        for h in audio.chunks_exact(hop) {
+            let t = Instant::now();
+            ex.process(h, &mut out).unwrap();
+            times.push(t.elapsed().as_secs_f64() * 1e6);
+        }
+        let total = start.elapsed().as_secs_f64();
+        times.sort_by(f64::total_cmp);
+        let pct = |q: f64| times[((times.len() - 1) as f64 * q) as usize];
+        let hop_us = hop as f64 / 16_000.0 * 1e6;
+        println!(
+            "| {p} | {} | {:.0} | {:.0} | {:.0} | {:.1} % | {:.4} |",
+            times.len(),
+            pct(0.5),
+            pct(0.99),
+            times.last().unwrap(),
+            100.0 * pct(0.99) / hop_us,
+            total / 60.0
+        );
+    }
+}

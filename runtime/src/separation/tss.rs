@@ -1,0 +1,294 @@
+//! Text-queried separation with an HSM-TSS-style package (family `hsm-tss`, e.g. tss-small):
+//! the query is encoded once; then, hop by hop (16 kHz, 10 ms):
+//!
+//! 1. a 25 ms frame → Kaldi fbank (128 bins) and a sqrt-Hann STFT (512 bins);
+//! 2. global: every 0.5 s (and early, after 10 and 25 frames) the audio encoder embeds the last
+//!    1 s of fbank in the text encoder's space; the global separator turns that mixture embedding
+//!    and the query embedding into the target's embedding;
+//! 3. local: the frame's fbank as frequency patches, conditioned on the target embedding, through
+//!    a causal GRU → the target's local features;
+//! 4. reconstruction: local features + the mixture's log-magnitude → a magnitude mask → iSTFT.
+//!
+//! Delay: 240 samples (15 ms). Several operations compose: extractions add up, removals subtract
+//! what they extract, in order ([`build`]).
+
+use std::path::Path;
+
+use crate::audio::engine::{Chain, Sum};
+use crate::audio::{Processor, Residual};
+use crate::backend::{self, BackendChoice, Session};
+use crate::dsp::mel::{Fbank, FbankOptions};
+use crate::dsp::{Complex32, Normalise, StftAnalysis, StftSynthesis, Window};
+use crate::error::{Error, ErrorKind, Result};
+use crate::package::{Family, Package};
+use crate::separation::enhance::Stateful;
+use crate::separation::query::Operation;
+use crate::separation::text::{cosine, TextEncoder};
+use crate::tensor::{Input, Tensor, TensorView};
+
+pub const RATE: u32 = 16_000;
+const N_FFT: usize = 512;
+const WIN: usize = 400;
+const HOP: usize = 160;
+const BINS: usize = N_FFT / 2 + 1;
+const MELS: usize = 128;
+const CONTEXT: usize = 100;
+const REFRESH: u64 = 50;
+const EMB: usize = 384;
+const HIDDEN: usize = 192;
+
+/// Frames after which the mixture embedding is recomputed (as the model was trained).
+fn is_refresh(frame: u64) -> bool {
+    frame == 9 || frame == 24 || (frame + 1) % REFRESH == 0
+}
+
+/// How well a query matches what a model was trained on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryMatch {
+    pub description: String,
+    /// The trained class closest to the description.
+    pub class: String,
+    /// Cosine of the description's embedding with that class's.
+    pub confidence: f32,
+}
+
+/// A loaded text-queried model: the text encoder, and what the separator stages need to build
+/// extractors.
+pub struct TssModel {
+    pkg: Package,
+    backend: BackendChoice,
+    threads: usize,
+    text: TextEncoder,
+    classes: Vec<String>,
+    prototypes: Vec<Vec<f32>>,
+}
+
+/// Below this cosine a description matches no trained class well (measured on tss-small: trained
+/// phrasings 0.8–1.0, unseen phrasings of trained classes 0.5–0.8, unrelated sounds below 0.45).
+pub const LOW_CONFIDENCE: f32 = 0.45;
+
+impl TssModel {
+    pub fn new(pkg: &Package, backend: BackendChoice, threads: usize) -> Result<TssModel> {
+        if pkg.manifest().family != Family::HsmTss {
+            return Err(Error::new(ErrorKind::InvalidPackage, format!("package `{}` is not an hsm-tss model", pkg.manifest().name)));
+        }
+        let tokenizer = pkg
+            .manifest()
+            .tokenizer
+            .as_ref()
+            .map(|t| pkg.dir().join(t))
+            .ok_or_else(|| Error::new(ErrorKind::InvalidPackage, "an hsm-tss package needs a tokenizer"))?;
+        let text = TextEncoder::new(pkg.graph("text_encoder")?, &tokenizer, &pkg.session_options("text_encoder", backend).threads(threads))?;
+        let (classes, prototypes) = match pkg.manifest().files.get("classes") {
+            Some(f) => read_classes(&pkg.dir().join(f))?,
+            None => (Vec::new(), Vec::new()),
+        };
+        Ok(TssModel { pkg: pkg.clone(), backend, threads, text, classes, prototypes })
+    }
+
+    /// The query embedding of a description.
+    pub fn embed(&mut self, description: &str) -> Result<Vec<f32>> {
+        self.text.embed(description)
+    }
+
+    /// The trained class closest to `description`, and how close.
+    pub fn match_query(&mut self, description: &str) -> Result<Option<QueryMatch>> {
+        let e = self.embed(description)?;
+        Ok(self
+            .classes
+            .iter()
+            .zip(&self.prototypes)
+            .map(|(c, p)| (c, cosine(&e, p)))
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(c, s)| QueryMatch { description: description.to_string(), class: c.clone(), confidence: s }))
+    }
+
+    /// An extractor of what `query` (an embedding) describes.
+    pub fn extractor(&self, query: Vec<f32>) -> Result<Extractor> {
+        Extractor::new(&self.pkg, self.backend, self.threads, query)
+    }
+
+    /// The processor for a list of operations: extractions summed, then each removal subtracting
+    /// what it extracts from what is left.
+    pub fn build(&mut self, ops: &[Operation]) -> Result<Box<dyn Processor>> {
+        let mut extracts: Vec<Box<dyn Processor>> = Vec::new();
+        let mut stages: Vec<Box<dyn Processor>> = Vec::new();
+        for op in ops {
+            if let Operation::Extract(d) = op {
+                let q = self.embed(d)?;
+                extracts.push(Box::new(self.extractor(q)?));
+            }
+        }
+        if !extracts.is_empty() {
+            stages.push(if extracts.len() == 1 { extracts.remove(0) } else { Box::new(Sum::new(extracts)?) });
+        }
+        for op in ops {
+            if let Operation::Remove(d) = op {
+                let q = self.embed(d)?;
+                stages.push(Box::new(Residual::new(self.extractor(q)?)));
+            }
+        }
+        if stages.len() == 1 {
+            return Ok(stages.remove(0));
+        }
+        Ok(Box::new(Chain::new(stages)?))
+    }
+}
+
+fn read_classes(path: &Path) -> Result<(Vec<String>, Vec<Vec<f32>>)> {
+    #[derive(serde::Deserialize)]
+    struct Classes {
+        classes: Vec<String>,
+        prototypes: Vec<Vec<f32>>,
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io("reading", path, &e))?;
+    let c: Classes = serde_json::from_str(&text)
+        .map_err(|e| Error::new(ErrorKind::InvalidPackage, format!("`{}`: {e}", path.display())))?;
+    if c.classes.len() != c.prototypes.len() || c.prototypes.iter().any(|p| p.len() != EMB) {
+        return Err(Error::new(ErrorKind::InvalidPackage, format!("`{}`: classes and prototypes do not match", path.display())));
+    }
+    Ok((c.classes, c.prototypes))
+}
+
+/// One extraction: the four separator stages run hop by hop on a query embedding.
+pub struct Extractor {
+    analysis: StftAnalysis,
+    synthesis: StftSynthesis,
+    fbank: Fbank,
+    history: Vec<f32>,
+    spectrum: Vec<Complex32>,
+    fb: Vec<f32>,
+    ring: Vec<f32>,
+    ring_pos: usize,
+    context: Vec<f32>,
+    logmag: Vec<f32>,
+    query: Vec<f32>,
+    mix_global: Tensor,
+    target_global: Tensor,
+    encoder: Box<dyn Session>,
+    encoder_out: Vec<Tensor>,
+    global: Box<dyn Session>,
+    global_out: Vec<Tensor>,
+    local: Stateful,
+    recon: Box<dyn Session>,
+    recon_out: Vec<Tensor>,
+    frame: u64,
+}
+
+/// The fbank's log floor, ln(f32::EPSILON): what the context holds before the signal.
+fn floor() -> f32 {
+    f32::EPSILON.ln()
+}
+
+impl Extractor {
+    pub fn new(pkg: &Package, backend: BackendChoice, threads: usize, query: Vec<f32>) -> Result<Extractor> {
+        if query.len() != EMB {
+            return Err(Error::new(ErrorKind::InvalidInput, format!("a query embedding has {EMB} values, not {}", query.len())));
+        }
+        let load = |role: &str| -> Result<Box<dyn Session>> {
+            backend::load(pkg.graph(role)?, &pkg.session_options(role, backend).threads(threads))
+        };
+        let w = Window::SqrtHann.values(WIN);
+        let encoder = load("audio_encoder")?;
+        let global = load("global_separator")?;
+        let local = Stateful::new(load("local_separator")?, &[("h", "h_out", &[1, 1, HIDDEN])])?;
+        let recon = load("reconstructor")?;
+        Ok(Extractor {
+            analysis: StftAnalysis::new(N_FFT, HOP, w.clone())?,
+            synthesis: StftSynthesis::new(N_FFT, HOP, w.clone(), Normalise::Envelope(w))?,
+            fbank: Fbank::new(FbankOptions::audiomae())?,
+            history: vec![0.0; WIN],
+            spectrum: vec![Complex32::default(); BINS],
+            fb: vec![0.0; MELS],
+            ring: vec![floor(); CONTEXT * MELS],
+            ring_pos: 0,
+            context: vec![0.0; MELS * CONTEXT],
+            logmag: vec![0.0; BINS],
+            query,
+            mix_global: Tensor::zeros(crate::tensor::DType::F32, &[1, EMB]),
+            target_global: Tensor::zeros(crate::tensor::DType::F32, &[1, EMB]),
+            encoder_out: encoder.new_outputs(),
+            global_out: global.new_outputs(),
+            recon_out: recon.new_outputs(),
+            encoder,
+            global,
+            local,
+            recon,
+            frame: 0,
+        })
+    }
+
+    /// Recomputes the target embedding from the last second of fbank frames.
+    fn refresh(&mut self) -> Result<()> {
+        // The ring holds frames oldest-first from ring_pos; the encoder takes [1, MELS, CONTEXT].
+        for t in 0..CONTEXT {
+            let src = ((self.ring_pos + t) % CONTEXT) * MELS;
+            for m in 0..MELS {
+                self.context[m * CONTEXT + t] = self.ring[src + m];
+            }
+        }
+        self.encoder.run(&[Input::new("fbank", TensorView::f32(&[1, MELS, CONTEXT], &self.context)?)], &mut self.encoder_out)?;
+        std::mem::swap(&mut self.mix_global, &mut self.encoder_out[0]);
+        self.global.run(
+            &[Input::new("mix_global", self.mix_global.view()), Input::new("query", TensorView::f32(&[1, EMB], &self.query)?)],
+            &mut self.global_out,
+        )?;
+        std::mem::swap(&mut self.target_global, &mut self.global_out[0]);
+        Ok(())
+    }
+}
+
+impl Processor for Extractor {
+    fn sample_rate(&self) -> u32 {
+        RATE
+    }
+
+    fn hop(&self) -> usize {
+        HOP
+    }
+
+    fn delay(&self) -> usize {
+        WIN - HOP
+    }
+
+    fn process(&mut self, input: &[f32], output: &mut [f32]) -> Result<()> {
+        if self.frame == 0 || is_refresh(self.frame - 1) {
+            self.refresh()?;
+        }
+        self.history.copy_within(HOP.., 0);
+        self.history[WIN - HOP..].copy_from_slice(input);
+        self.fbank.frame(&self.history, &mut self.fb)?;
+        self.ring[self.ring_pos * MELS..(self.ring_pos + 1) * MELS].copy_from_slice(&self.fb);
+        self.ring_pos = (self.ring_pos + 1) % CONTEXT;
+        self.analysis.process(input, &mut self.spectrum)?;
+        for (l, c) in self.logmag.iter_mut().zip(&self.spectrum) {
+            *l = (c.norm() + 1e-5).ln();
+        }
+        let local = self.local.run(&[
+            Input::new("fbank", TensorView::f32(&[1, 1, MELS], &self.fb)?),
+            Input::new("target_global", self.target_global.view()),
+        ])?;
+        let local = &local[0];
+        self.recon.run(
+            &[Input::new("local", local.view()), Input::new("log_magnitude", TensorView::f32(&[1, 1, BINS], &self.logmag)?)],
+            &mut self.recon_out,
+        )?;
+        let mask = self.recon_out[0].as_f32()?;
+        for (c, &m) in self.spectrum.iter_mut().zip(mask) {
+            *c *= m;
+        }
+        self.synthesis.process(&mut self.spectrum, output)?;
+        self.frame += 1;
+        Ok(())
+    }
+
+    fn reset(&mut self) {
+        self.analysis.reset();
+        self.synthesis.reset();
+        self.history.fill(0.0);
+        self.ring.fill(floor());
+        self.ring_pos = 0;
+        self.local.reset();
+        self.frame = 0;
+    }
+}

@@ -1,0 +1,115 @@
+"""tss-small's test set, its metrics, and a Python copy of edgert's streaming pipeline over the
+exported ONNX graphs (ONNX Runtime) — used to choose the int8 variant and to make the golden
+outputs edgert's own pipeline is tested against.
+"""
+
+import json
+import random
+import wave
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import torch
+
+import model as M
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def write_wav(p: Path, x: np.ndarray, rate=M.RATE):
+    with wave.open(str(p), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes((np.clip(x, -1, 1) * 32767).round().astype("<i2").tobytes())
+
+
+def read_wav(p: Path) -> np.ndarray:
+    with wave.open(str(p)) as w:
+        return np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float32) / 32768.0
+
+
+def make_testset(cache: Path, out: Path, n=63, seed=1234):
+    """Mixtures of test-split sources (never heard in training): per clip a target class, 1–3
+    interferers, SNR in [−5, 10] dB, 3 s; a seen and an unseen phrasing of the target."""
+    import make_data
+    from train import Sampler, load_sources
+
+    out.mkdir(parents=True, exist_ok=True)
+    sources = load_sources(cache, "test")
+    rng = random.Random(seed)
+    sampler = Sampler(sources, make_data.PHRASES, {}, rng)
+    classes = sampler.classes
+    items = []
+    for i in range(n):
+        cls = classes[i % len(classes)]
+        mix, tgt, _, seen = sampler.mixture(cls=cls)
+        # What was stored is what is evaluated: 16-bit, as edgert reads it.
+        write_wav(out / f"{i:03d}_mix.wav", mix)
+        write_wav(out / f"{i:03d}_target.wav", tgt)
+        unseen = rng.choice(make_data.PHRASES[cls][1])
+        items.append({"id": f"{i:03d}", "class": cls, "seen": seen, "unseen": unseen})
+    (out / "testset.json").write_text(json.dumps(items, indent=1))
+    return items
+
+
+def metrics(est, ref, mix):
+    """AudioSep's definitions: SDR, SDRi, SI-SDR, SI-SDRi (dB)."""
+    est, ref, mix = (np.asarray(v, np.float64) for v in (est, ref, mix))
+    n = min(len(est), len(ref), len(mix))
+    est, ref, mix = est[:n], ref[:n], mix[:n]
+
+    def sdr(e):
+        return 10 * np.log10(np.sum(ref**2) / max(np.sum((e - ref) ** 2), 1e-12))
+
+    def si(e):
+        a = np.dot(e, ref) / max(np.dot(ref, ref), 1e-12)
+        t = a * ref
+        return 10 * np.log10(max(np.sum(t**2), 1e-12) / max(np.sum((e - t) ** 2), 1e-12))
+
+    return {"sdr": sdr(est), "sdri": sdr(est) - sdr(mix), "si_sdr": si(est), "si_sdri": si(est) - si(mix)}
+
+
+class Reference:
+    """edgert's streaming pipeline, in Python over ONNX Runtime."""
+
+    def __init__(self, graphs: Path):
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = 1
+        self.s = {n: ort.InferenceSession(str(graphs / f"{n}.onnx"), so, providers=["CPUExecutionProvider"])
+                  for n in ["audio_encoder", "global_separator", "local_separator", "reconstructor"]}
+        self.fe = M.FrontEnd()
+
+    def extract(self, mix: np.ndarray, query: np.ndarray) -> np.ndarray:
+        fe = self.fe
+        x = torch.tensor(mix[None])
+        # One extra hop so every input sample leaves the overlap-add (the runtime flushes too).
+        n = len(mix)
+        hops = -(-n // M.HOP) + -(-(M.WIN - M.HOP) // M.HOP)
+        x = torch.nn.functional.pad(x, (0, hops * M.HOP - n))
+        with torch.no_grad():
+            frames = fe.frames(x)
+            fb = fe.fbank(frames)[0].numpy()
+            spec = fe.stft(frames)[0].numpy()
+        t = fb.shape[0]
+        floor = np.log(np.float32(1.1920929e-07))
+        padded = np.concatenate([np.full((M.CONTEXT, M.MELS), floor, np.float32), fb])
+        points = [-1] + M.refresh_points(t)
+        tg = None
+        h = np.zeros((1, 1, M.HIDDEN), np.float32)
+        masks = np.zeros((t, M.BINS), np.float32)
+        pi = 0
+        for f in range(t):
+            if pi < len(points) and (tg is None or points[pi] == f - 1):
+                r = points[pi]
+                window = padded[r + 1: r + 1 + M.CONTEXT].T[None]
+                mg = self.s["audio_encoder"].run(None, {"fbank": window})[0]
+                tg = self.s["global_separator"].run(None, {"mix_global": mg, "query": query[None].astype(np.float32)})[0]
+                pi += 1
+            local, h = self.s["local_separator"].run(None, {"fbank": fb[f][None, None], "target_global": tg, "h": h})
+            logmag = np.log(np.abs(spec[f]) + 1e-5).astype(np.float32)[None, None]
+            masks[f] = self.s["reconstructor"].run(None, {"local": local, "log_magnitude": logmag})[0][0, 0]
+        with torch.no_grad():
+            y = fe.istft(torch.tensor(spec * masks)[None])[0].numpy()
+        return y[:n]

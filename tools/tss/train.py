@@ -1,0 +1,233 @@
+"""Trains tss-small and exports it: sources (make_data) → query embeddings from the shipped int8
+text encoder → stage A (audio encoder, contrastive against the text embeddings) → stage B
+(global separator, cosine to the clean target's embedding) → stage C (local separator and
+reconstructor end to end: negative SI-SDR of the rebuilt target, plus the local features' distance
+to the clean target's patches) → ONNX per stage.
+
+Mixtures are made on the fly: a target of one class and 1–3 interferers of others, target-to-rest
+SNR uniform in [−5, 10] dB, each source speed-perturbed (±8 %), gain-randomised, looped with gaps
+when shorter than the segment.
+"""
+
+import json
+import math
+import random
+import time
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import torch
+import torch.nn.functional as F
+from tokenizers import Tokenizer
+
+import model as M
+
+SEG = 3 * M.RATE
+
+
+def load_sources(cache: Path, split: str):
+    out = {}
+    for d in sorted((cache / "sources" / split).iterdir()):
+        out[d.name] = [np.load(f) for f in sorted(d.glob("*.npy"))]
+    return out
+
+
+def text_embeddings(package: Path, phrases):
+    """Embeddings of every phrasing with the int8 text encoder the runtime uses (padded to 32
+    tokens, as edgert runs it)."""
+    tok = Tokenizer.from_file(str(package / "tokenizer.json"))
+    tok.no_padding()
+    tok.enable_truncation(32)
+    s = ort.InferenceSession(str(package / "text_encoder.int8.onnx"), providers=["CPUExecutionProvider"])
+    out = {}
+    for p in phrases:
+        e = tok.encode(p)
+        ids = np.zeros((1, 32), np.int64)
+        mask = np.zeros((1, 32), np.int64)
+        ids[0, :len(e.ids)] = e.ids
+        mask[0, :len(e.ids)] = 1
+        out[p] = s.run(None, {"input_ids": ids, "attention_mask": mask})[0][0]
+    return out
+
+
+class Sampler:
+    def __init__(self, sources, phrases, emb, rng):
+        self.sources, self.phrases, self.emb, self.rng = sources, phrases, emb, rng
+        self.classes = sorted(sources)
+
+    def event(self, cls, n):
+        r = self.rng
+        x = self.sources[cls][r.randrange(len(self.sources[cls]))]
+        f = r.uniform(0.92, 1.08)
+        if abs(f - 1) > 1e-3:
+            x = np.interp(np.arange(0, len(x) - 1, f), np.arange(len(x)), x).astype(np.float32)
+        x = x * r.uniform(0.3, 1.0) / (np.max(np.abs(x)) + 1e-6)
+        if len(x) >= n:
+            s = r.randrange(len(x) - n + 1)
+            return x[s:s + n]
+        out = np.zeros(n, np.float32)
+        pos = r.randrange(max(1, n // 4))
+        while pos < n:
+            k = min(len(x), n - pos)
+            out[pos:pos + k] += x[:k]
+            pos += len(x) + r.randrange(0, M.RATE // 2)
+        return out
+
+    def mixture(self, n=SEG, cls=None):
+        r = self.rng
+        cls = cls or r.choice(self.classes)
+        others = r.sample([c for c in self.classes if c != cls], r.randint(1, 3))
+        target = self.event(cls, n)
+        rest = sum(self.event(c, n) for c in others)
+        snr = r.uniform(-5, 10)
+        et, er = np.sum(target**2) + 1e-8, np.sum(rest**2) + 1e-8
+        rest = rest * math.sqrt(et / (er * 10 ** (snr / 10)))
+        mix = target + rest
+        peak = np.max(np.abs(mix)) + 1e-6
+        g = r.uniform(0.3, 0.9) / peak
+        phrase = r.choice(self.phrases[cls][0])
+        return (mix * g).astype(np.float32), (target * g).astype(np.float32), cls, phrase
+
+    def batch(self, b, n=SEG):
+        items = [self.mixture(n) for _ in range(b)]
+        mix = torch.tensor(np.stack([i[0] for i in items]))
+        tgt = torch.tensor(np.stack([i[1] for i in items]))
+        q = torch.tensor(np.stack([self.emb[i[3]] for i in items]))
+        return mix, tgt, q, [i[2] for i in items]
+
+
+def si_sdr(est, ref, eps=1e-8):
+    ref = ref - ref.mean(-1, keepdim=True)
+    est = est - est.mean(-1, keepdim=True)
+    a = (est * ref).sum(-1, keepdim=True) / ((ref**2).sum(-1, keepdim=True) + eps)
+    t = a * ref
+    return 10 * torch.log10(((t**2).sum(-1) + eps) / (((est - t) ** 2).sum(-1) + eps))
+
+
+def train(cache: Path, package: Path, steps=(1500, 1500, 3000), seed=0, log=print):
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
+    import make_data
+
+    phrases = make_data.PHRASES
+    sources = load_sources(cache, "train")
+    all_phrases = [p for c in phrases for p in phrases[c][0] + phrases[c][1]]
+    emb = text_embeddings(package, all_phrases)
+    sampler = Sampler(sources, phrases, emb, rng)
+    classes = sampler.classes
+    fe = M.FrontEnd()
+    enc, gsep, lsep, rec = M.AudioEncoder(), M.GlobalSeparator(), M.LocalSeparator(), M.Reconstructor()
+
+    # Stage A: audio → text space, contrastive over classes (random phrasing per class per step).
+    opt = torch.optim.AdamW(enc.parameters(), 2e-3, weight_decay=1e-4)
+    t0 = time.time()
+    for step in range(steps[0]):
+        b = 32
+        cls = [rng.choice(classes) for _ in range(b)]
+        clips = torch.tensor(np.stack([sampler.event(c, M.CONTEXT * M.HOP) for c in cls]))
+        with torch.no_grad():
+            fb = fe.fbank(fe.frames(clips))  # [b, 100, 128]
+        a = enc(fb.transpose(1, 2))
+        text = torch.tensor(np.stack([emb[rng.choice(phrases[c][0])] for c in classes]))
+        logits = a @ text.T / 0.07
+        labels = torch.tensor([classes.index(c) for c in cls])
+        loss = F.cross_entropy(logits, labels)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % 100 == 0 or step == steps[0] - 1:
+            acc = (logits.argmax(1) == labels).float().mean().item()
+            log(f"A {step:5d} loss {loss.item():.3f} acc {acc:.2f} ({time.time() - t0:.0f} s)")
+    enc.eval()
+    for p in enc.parameters():
+        p.requires_grad_(False)
+
+    # Stage B: mixture embedding + query → the clean target's embedding.
+    opt = torch.optim.AdamW(gsep.parameters(), 1e-3, weight_decay=1e-4)
+    t0 = time.time()
+    for step in range(steps[1]):
+        mix, tgt, q, _ = sampler.batch(32, M.CONTEXT * M.HOP)
+        with torch.no_grad():
+            mg = enc(fe.fbank(fe.frames(mix)).transpose(1, 2))
+            tg = enc(fe.fbank(fe.frames(tgt)).transpose(1, 2))
+        pred = gsep(mg, q)
+        loss = (1 - (pred * tg).sum(1)).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        if step % 100 == 0 or step == steps[1] - 1:
+            log(f"B {step:5d} cos {1 - loss.item():.3f} (query alone {(q * tg).sum(1).mean().item():.3f}) ({time.time() - t0:.0f} s)")
+    gsep.eval()
+    for p in gsep.parameters():
+        p.requires_grad_(False)
+
+    # Stage C: local separator + reconstructor, end to end.
+    params = list(lsep.parameters()) + list(rec.parameters())
+    opt = torch.optim.AdamW(params, 1e-3, weight_decay=1e-5)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps[2], pct_start=0.1 if steps[2] >= 50 else 0.5)
+    t0 = time.time()
+    for step in range(steps[2]):
+        mix, tgt, q, _ = sampler.batch(8)
+        with torch.no_grad():
+            frames = fe.frames(mix)
+            fb = fe.fbank(frames)
+            spec = fe.stft(frames)
+            mg = M.globals_every_refresh(enc, fb)  # [b, T, EMB]
+            tg = gsep(mg.reshape(-1, M.EMB), q.repeat_interleave(mg.shape[1], 0)).reshape(mg.shape)
+            target_patches = lsep.patches(fe.fbank(fe.frames(tgt)))
+        local, _ = lsep(fb, tg)
+        logmag = torch.log(spec.abs() + 1e-5)
+        mask = rec(local, logmag)
+        est = fe.istft(spec * mask)
+        n = est.shape[1]
+        sdr = si_sdr(est, tgt[:, :n])
+        loss = -sdr.mean() + 0.1 * F.mse_loss(local, target_patches.detach())
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 5.0)
+        opt.step()
+        sched.step()
+        if step % 100 == 0 or step == steps[2] - 1:
+            log(f"C {step:5d} si-sdr {sdr.mean().item():6.2f} dB ({time.time() - t0:.0f} s)")
+    lsep.eval()
+    rec.eval()
+    return {"front": fe, "enc": enc, "gsep": gsep, "lsep": lsep, "rec": rec, "emb": emb, "classes": classes}
+
+
+def export(models, out: Path):
+    """One ONNX graph per stage; returns their paths."""
+    enc, gsep, lsep, rec = models["enc"], models["gsep"], models["lsep"], models["rec"]
+    paths = {}
+
+    def go(module, args, names, outputs, file):
+        path = out / file
+        torch.onnx.export(module, args, str(path), input_names=names, output_names=outputs, opset_version=17, dynamo=False)
+        paths[file] = path
+
+    go(enc, (torch.zeros(1, M.MELS, M.CONTEXT),), ["fbank"], ["global"], "audio_encoder.onnx")
+    go(gsep, (torch.zeros(1, M.EMB), torch.zeros(1, M.EMB)), ["mix_global", "query"], ["target_global"], "global_separator.onnx")
+
+    class LocalStep(torch.nn.Module):
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, fbank, target_global, h):
+            y, h2 = self.m(fbank, target_global, h)
+            return y, h2
+
+    go(LocalStep(lsep), (torch.zeros(1, 1, M.MELS), torch.zeros(1, M.EMB), torch.zeros(1, 1, M.HIDDEN)),
+       ["fbank", "target_global", "h"], ["local", "h_out"], "local_separator.onnx")
+    go(rec, (torch.zeros(1, 1, M.LOCAL), torch.zeros(1, 1, M.BINS)), ["local", "log_magnitude"], ["mask"], "reconstructor.onnx")
+    # The classes the model was trained on, with their phrasings' mean embedding: the runtime
+    # reports how well a query matches what the model knows.
+    import make_data
+
+    protos = []
+    for c in models["classes"]:
+        e = np.mean([models["emb"][p] for p in make_data.PHRASES[c][0]], 0)
+        protos.append(e / np.linalg.norm(e))
+    (out / "classes.json").write_text(json.dumps({"classes": models["classes"],
+                                                  "prototypes": [[round(float(v), 6) for v in p] for p in protos]}))
+    return paths
