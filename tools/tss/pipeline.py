@@ -26,8 +26,24 @@ def write_wav(p: Path, x: np.ndarray, rate=M.RATE):
 
 
 def read_wav(p: Path) -> np.ndarray:
-    with wave.open(str(p)) as w:
-        return np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float32) / 32768.0
+    """Mono 16-bit or 32-bit float WAV (edgert writes stems as float) → float32."""
+    b = Path(p).read_bytes()
+    pos, fmt, bits, data = 12, None, None, None
+    while pos + 8 <= len(b):
+        cid, size = b[pos:pos + 4], int.from_bytes(b[pos + 4:pos + 8], "little")
+        body = b[pos + 8:pos + 8 + size]
+        if cid == b"fmt ":
+            fmt, bits = int.from_bytes(body[0:2], "little"), int.from_bytes(body[14:16], "little")
+            if fmt == 0xFFFE:  # extensible: the sub-format's first two bytes
+                fmt = int.from_bytes(body[24:26], "little")
+        elif cid == b"data":
+            data = body
+        pos += 8 + size + (size & 1)
+    if fmt == 3 and bits == 32:
+        return np.frombuffer(data, "<f4").astype(np.float32)
+    if fmt == 1 and bits == 16:
+        return np.frombuffer(data, "<i2").astype(np.float32) / 32768.0
+    raise ValueError(f"{p}: unsupported WAV (format {fmt}, {bits} bits)")
 
 
 def make_testset(cache: Path, out: Path, n=63, seed=1234):

@@ -1,0 +1,188 @@
+//! Text-queried separation with the bundled tss-small: edgert's streaming pipeline against the
+//! Python reference pipeline on the same graphs (tests/golden/tss, made by tools/tss/build), a
+//! quality floor on held-out clips (a regression guard, well below the measured mean), how
+//! operations compose, and bad input.
+
+use std::path::{Path, PathBuf};
+
+use edgert::audio::{run_file, AudioReader, OfflineOptions, SampleFormat};
+use edgert::backend::{BackendChoice, Provider};
+use edgert::package::Package;
+use edgert::separation::{self, enhance::EnhanceOptions};
+use edgert::ErrorKind;
+use edgert_tests::{golden_dir, npy, root};
+use serde::Deserialize;
+
+/// Mean extraction SI-SDRi the golden clips must keep (dB). The test set's measured mean is in
+/// models/tss-small/MODEL_CARD.md; this floor sits well below it to catch regressions, not noise.
+const SI_SDRI_FLOOR: f64 = 3.0;
+
+#[derive(Deserialize)]
+struct Clip {
+    id: String,
+    seen: String,
+}
+
+fn clips() -> Vec<Clip> {
+    serde_json::from_str(&std::fs::read_to_string(golden_dir().join("tss/clips.json")).unwrap()).unwrap()
+}
+
+fn package() -> Package {
+    Package::open(root().join("models/tss-small")).unwrap()
+}
+
+fn read_all(path: &Path) -> Vec<f32> {
+    let mut r = AudioReader::open(path).unwrap();
+    let mut out = Vec::new();
+    let mut buf = vec![0.0f32; 4096];
+    loop {
+        let n = r.read(&mut buf).unwrap();
+        if n == 0 {
+            return out;
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+}
+
+fn run(input: &Path, query: &str, backend: BackendChoice) -> edgert::Result<Vec<f32>> {
+    let pkg = package();
+    let opts = EnhanceOptions { backend, threads: 1, fallback: false };
+    let out: PathBuf =
+        std::env::temp_dir().join(format!("edgert-tss-{}-{:?}-{}.wav", std::process::id(), backend, query.len()));
+    run_file(
+        input,
+        &out,
+        &mut || Ok(separation::build(&pkg, Some(query), &opts)?.processor),
+        &OfflineOptions { format: Some(SampleFormat::Float32), ..Default::default() },
+        &mut |_, _| {},
+    )?;
+    let y = read_all(&out);
+    let _ = std::fs::remove_file(&out);
+    Ok(y)
+}
+
+fn si_sdr(reference: &[f32], est: &[f32]) -> f64 {
+    let n = reference.len().min(est.len());
+    let (r, e) = (&reference[..n], &est[..n]);
+    let dot: f64 = r.iter().zip(e).map(|(a, b)| f64::from(*a) * f64::from(*b)).sum();
+    let rr: f64 = r.iter().map(|a| f64::from(*a).powi(2)).sum();
+    let a = dot / rr.max(1e-12);
+    let (mut t, mut n2) = (0.0, 0.0);
+    for (x, y) in r.iter().zip(e) {
+        let s = a * f64::from(*x);
+        t += s * s;
+        n2 += (f64::from(*y) - s).powi(2);
+    }
+    10.0 * (t.max(1e-12) / n2.max(1e-12)).log10()
+}
+
+fn backends() -> Vec<BackendChoice> {
+    [(BackendChoice::Tract, Provider::Tract), (BackendChoice::OrtCpu, Provider::OrtCpu)]
+        .into_iter()
+        .filter(|(_, p)| p.compiled())
+        .map(|(b, _)| b)
+        .collect()
+}
+
+#[test]
+fn the_pipeline_matches_the_python_reference() {
+    for b in backends() {
+        for c in clips() {
+            let mix = golden_dir().join(format!("tss/{}_mix.wav", c.id));
+            let y = run(&mix, &format!("isolate the {}", c.seen), b).unwrap();
+            let reference = npy::read(&golden_dir().join(format!("tss/{}_reference.npy", c.id))).unwrap();
+            let reference = reference.as_f32().unwrap();
+            assert_eq!(y.len(), reference.len());
+            let s = si_sdr(reference, &y);
+            assert!(s >= 40.0, "clip {} ({}) on {b:?}: SI-SDR {s:.1} dB against the reference", c.id, c.seen);
+        }
+    }
+}
+
+#[test]
+fn extraction_quality_stays_above_the_floor() {
+    let mut gains = Vec::new();
+    for c in clips() {
+        let mix_path = golden_dir().join(format!("tss/{}_mix.wav", c.id));
+        let mix = read_all(&mix_path);
+        let target = read_all(&golden_dir().join(format!("tss/{}_target.wav", c.id)));
+        let y = run(&mix_path, &format!("isolate the {}", c.seen), BackendChoice::Tract).unwrap();
+        gains.push(si_sdr(&target, &y) - si_sdr(&target, &mix));
+    }
+    let mean = gains.iter().sum::<f64>() / gains.len() as f64;
+    eprintln!("SI-SDRi per clip {gains:.1?}, mean {mean:.2} dB");
+    assert!(mean >= SI_SDRI_FLOOR, "mean SI-SDRi {mean:.2} dB fell below the floor {SI_SDRI_FLOOR} dB");
+}
+
+#[test]
+fn removal_is_the_input_minus_the_extraction() {
+    let c = &clips()[0];
+    let mix_path = golden_dir().join(format!("tss/{}_mix.wav", c.id));
+    let mix = read_all(&mix_path);
+    let b = backends()[0];
+    let kept = run(&mix_path, &format!("isolate the {}", c.seen), b).unwrap();
+    let removed = run(&mix_path, &format!("remove the {}", c.seen), b).unwrap();
+    let worst = kept.iter().zip(&removed).zip(&mix).map(|((k, r), m)| (k + r - m).abs()).fold(0.0f32, f32::max);
+    assert!(worst < 1e-5, "extraction + removal = input, off by {worst}");
+}
+
+#[test]
+fn several_operations_compose() {
+    let c = &clips()[0];
+    let mix_path = golden_dir().join(format!("tss/{}_mix.wav", c.id));
+    let n = read_all(&mix_path).len();
+    for q in ["get rid of the dog and the rain", "isolate the cow and the dog", "remove the siren but keep the speech"] {
+        let y = run(&mix_path, q, backends()[0]).unwrap();
+        assert_eq!(y.len(), n, "{q}");
+        assert!(y.iter().all(|v| v.is_finite()), "{q}");
+    }
+}
+
+fn write_wav(path: &Path, x: &[f32]) {
+    let spec = hound::WavSpec { channels: 1, sample_rate: 16_000, bits_per_sample: 32, sample_format: hound::SampleFormat::Float };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    x.iter().for_each(|v| w.write_sample(*v).unwrap());
+    w.finalize().unwrap();
+}
+
+#[test]
+fn silence_clipping_and_a_tenth_of_a_second() {
+    let dir = std::env::temp_dir().join(format!("edgert-tss-odd-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let silence = dir.join("silence.wav");
+    write_wav(&silence, &vec![0.0; 16_000]);
+    let y = run(&silence, "isolate the dog barking", BackendChoice::Tract).unwrap();
+    assert!(y.iter().all(|v| v.abs() < 1e-6), "silence in, silence out");
+    let clipped = dir.join("clipped.wav");
+    let square: Vec<f32> = (0..16_000).map(|i| if (i / 40) % 2 == 0 { 1.0 } else { -1.0 }).collect();
+    write_wav(&clipped, &square);
+    let y = run(&clipped, "remove the music", BackendChoice::Tract).unwrap();
+    assert!(y.iter().all(|v| v.is_finite()));
+    let short = dir.join("short.wav");
+    write_wav(&short, &vec![0.1; 1600]);
+    assert_eq!(run(&short, "isolate the rain", BackendChoice::Tract).unwrap().len(), 1600);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_queries_are_errors_and_unknown_sounds_are_flagged() {
+    let pkg = package();
+    let opts = EnhanceOptions::default();
+    for q in ["", "   ", "@@@ ###", "remove the"] {
+        let e = separation::build(&pkg, Some(q), &opts).err().expect("must fail");
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{q:?}");
+    }
+    let e = separation::build(&pkg, Some(&"remove the dog ".repeat(700)), &opts).err().expect("must fail");
+    assert!(e.to_string().contains("limit"), "{e}");
+    let e = separation::build(&pkg, None, &opts).err().expect("a query is needed");
+    assert!(e.to_string().contains("--query"), "{e}");
+    let known = separation::build(&pkg, Some("remove the dog barking"), &opts).unwrap();
+    assert!(known.warnings.is_empty(), "{:?}", known.warnings);
+    assert_eq!(known.matches[0].class, "dog");
+    let unknown = separation::build(&pkg, Some("remove the didgeridoo"), &opts).unwrap();
+    assert_eq!(unknown.warnings.len(), 1, "{:?}", unknown.matches);
+    assert!(unknown.warnings[0].contains("low match confidence"), "{}", unknown.warnings[0]);
+    // Another language: runs, flagged as a poor match.
+    let other = separation::build(&pkg, Some("enlève la sirène"), &opts).unwrap();
+    assert!(!other.warnings.is_empty(), "{:?}", other.matches);
+}
