@@ -290,6 +290,37 @@ impl Walk {
         Some(dims)
     }
 
+    /// A table of per-role tables (`[shapes.model] input = ...`): every role must be one
+    /// `[graphs]` names; `value` reads each entry (path `key.role.input`).
+    fn per_role<T>(
+        &mut self,
+        root: &toml::Table,
+        key: &str,
+        graphs: &BTreeMap<String, PathBuf>,
+        expected: &str,
+        value: impl Fn(&mut Walk, &Value, &str) -> Option<T>,
+    ) -> BTreeMap<String, BTreeMap<String, T>> {
+        let mut out = BTreeMap::new();
+        let Some(table) = self.table(root, key, key, false) else { return out };
+        for (role, v) in table {
+            let Value::Table(t) = v else {
+                self.problems.push(format!("`{key}.{role}` must be a table of input = {expected}"));
+                continue;
+            };
+            if !graphs.contains_key(role) {
+                self.problems.push(format!("`{key}.{role}` names a role that `[graphs]` does not have"));
+            }
+            let mut per_input = BTreeMap::new();
+            for (input, v) in t {
+                if let Some(x) = value(self, v, &format!("{key}.{role}.{input}")) {
+                    per_input.insert(input.clone(), x);
+                }
+            }
+            out.insert(role.clone(), per_input);
+        }
+        out
+    }
+
     fn unknown_keys(&mut self, t: &toml::Table, path: &str, known: &[&str]) {
         for k in t.keys() {
             if !known.contains(&k.as_str()) {
@@ -380,77 +411,23 @@ impl Manifest {
             }
         }
 
-        let mut shapes = BTreeMap::new();
-        if let Some(s) = w.table(&root, "shapes", "shapes", false) {
-            for (role, v) in s {
-                let Value::Table(t) = v else {
-                    w.problems.push(format!("`shapes.{role}` must be a table of input = [dims]"));
-                    continue;
-                };
-                if !graphs.contains_key(role) {
-                    w.problems.push(format!("`shapes.{role}` names a role that `[graphs]` does not have"));
-                }
-                let mut per_input = BTreeMap::new();
-                for (input, dims) in t {
-                    if let Some(d) = w.shape(dims, &format!("shapes.{role}.{input}")) {
-                        per_input.insert(input.clone(), d);
-                    }
-                }
-                shapes.insert(role.clone(), per_input);
+        let shapes = w.per_role(&root, "shapes", &graphs, "[dims]", |w, v, path| w.shape(v, path));
+        let constants = w.per_role(&root, "constants", &graphs, "number", |w, v, path| match v {
+            Value::Integer(i) => Some(*i as f64),
+            Value::Float(f) => Some(*f),
+            Value::Boolean(b) => Some(f64::from(u8::from(*b))),
+            other => {
+                w.problems.push(format!("`{path}` must be a number or boolean, found {}", other.type_str()));
+                None
             }
-        }
-
-        let mut constants = BTreeMap::new();
-        if let Some(c) = w.table(&root, "constants", "constants", false) {
-            for (role, v) in c {
-                let Value::Table(t) = v else {
-                    w.problems.push(format!("`constants.{role}` must be a table of input = number"));
-                    continue;
-                };
-                if !graphs.contains_key(role) {
-                    w.problems.push(format!("`constants.{role}` names a role that `[graphs]` does not have"));
-                }
-                let mut per_input = BTreeMap::new();
-                for (input, value) in t {
-                    match value {
-                        Value::Integer(i) => {
-                            per_input.insert(input.clone(), *i as f64);
-                        }
-                        Value::Float(f) => {
-                            per_input.insert(input.clone(), *f);
-                        }
-                        Value::Boolean(b) => {
-                            per_input.insert(input.clone(), f64::from(u8::from(*b)));
-                        }
-                        other => w.problems.push(format!(
-                            "`constants.{role}.{input}` must be a number or boolean, found {}",
-                            other.type_str()
-                        )),
-                    }
-                }
-                constants.insert(role.clone(), per_input);
+        });
+        let history = w.per_role(&root, "history", &graphs, "frames", |w, v, path| match v {
+            Value::Integer(i) if *i > 0 => Some(*i as usize),
+            other => {
+                w.problems.push(format!("`{path}` must be a positive integer, found {other}"));
+                None
             }
-        }
-
-        let mut history = BTreeMap::new();
-        if let Some(h) = w.table(&root, "history", "history", false) {
-            for (role, v) in h {
-                let Value::Table(t) = v else {
-                    w.problems.push(format!("`history.{role}` must be a table of input = frames"));
-                    continue;
-                };
-                if !graphs.contains_key(role) {
-                    w.problems.push(format!("`history.{role}` names a role that `[graphs]` does not have"));
-                }
-                let mut per_input = BTreeMap::new();
-                for input in t.keys() {
-                    if let Some(n) = w.uint(t, input, &format!("history.{role}"), true) {
-                        per_input.insert(input.clone(), n);
-                    }
-                }
-                history.insert(role.clone(), per_input);
-            }
-        }
+        });
 
         let mut dims = BTreeMap::new();
         if let Some(d) = w.table(&root, "dims", "dims", false) {
