@@ -39,6 +39,9 @@ pub enum ErrorKind {
     /// The backend failed while optimising or running a graph for a reason not covered above.
     /// The message carries the backend's own words. Retrying rarely helps.
     Backend,
+    /// An audio device or audio server is missing, refuses every format edgert can use, or failed
+    /// while streaming (unplugged, server stopped). Retrying helps once the device is back.
+    Device,
 }
 
 impl ErrorKind {
@@ -55,6 +58,7 @@ impl ErrorKind {
             ErrorKind::RuntimeLibrary => "runtime-library",
             ErrorKind::ProviderUnavailable => "provider-unavailable",
             ErrorKind::Backend => "backend",
+            ErrorKind::Device => "device",
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod audio;
 pub mod backend;
 pub mod dsp;
 pub mod error;
+pub mod live;
 pub mod onnx;
 pub mod package;
 pub mod separation;

@@ -164,3 +164,70 @@ fn model_hops_report_what_the_backends_allocate() {
         assert!(y.iter().all(|v| v.is_finite()));
     }
 }
+
+/// A processor that scales by ½ (allocation-free), 16 kHz, 10 ms hops.
+struct Half;
+
+impl Processor for Half {
+    fn sample_rate(&self) -> u32 {
+        16_000
+    }
+    fn hop(&self) -> usize {
+        160
+    }
+    fn delay(&self) -> usize {
+        0
+    }
+    fn process(&mut self, input: &[f32], output: &mut [f32]) -> edgert::Result<()> {
+        for (o, i) in output.iter_mut().zip(input) {
+            *o = 0.5 * i;
+        }
+        Ok(())
+    }
+    fn reset(&mut self) {}
+}
+
+/// The live path: the capture callback's copy into the ring, the worker's step (mix, resample
+/// 48 → 16 kHz, hop, resample back, fan out to the playback channels) and the playback
+/// callback's copy out, for 10 000 model hops, the query swapped and bypass toggled on the way.
+#[test]
+fn the_live_path_does_not_allocate() {
+    use edgert::live::{capture, playback, Stats, Worker, WorkerOptions};
+    use std::sync::Arc;
+    let stats = Arc::new(Stats::default());
+    let opts = WorkerOptions { device_rate: 48_000, in_channels: 2, out_channels: 2, period: 480 };
+    let mut worker = Worker::new(Box::new(Residual::new(Half)), opts, stats.clone()).unwrap();
+    let (mut in_prod, mut in_cons) = rtrb::RingBuffer::<f32>::new(48_000 * 2);
+    let (mut out_prod, mut out_cons) = rtrb::RingBuffer::<f32>::new(48_000 * 2);
+    let period: Vec<f32> = signal(480 * 2);
+    let mut played = vec![0.0f32; 480 * 2];
+    let mut spare: Option<Box<dyn Processor>> = Some(Box::new(Half));
+    let mut run = |periods: usize, worker: &mut Worker, spare: &mut Option<Box<dyn Processor>>| {
+        for k in 0..periods {
+            capture(&period, 2, &mut in_prod, &stats, |v| v);
+            while worker.step(&mut in_cons, &mut out_prod, k % 1000 >= 900).unwrap() > 0 {}
+            playback(&mut played, 2, &mut out_cons, &stats, 0.0, |v| v);
+            if k == periods / 2 {
+                // A query change: the new processor was built elsewhere; the old one comes back
+                // to be dropped elsewhere.
+                let old = match worker.replace(spare.take().unwrap()) {
+                    Ok(old) => old,
+                    Err((_, e)) => panic!("{e}"),
+                };
+                *spare = Some(old);
+            }
+        }
+    };
+    // Warm-up: the rings and resamplers reach their steady state.
+    run(200, &mut worker, &mut spare);
+    let hops_before = stats.hops.load(std::sync::atomic::Ordering::Relaxed);
+    // 10 ms periods of 10 ms hops: one hop per period, minus the bypassed tenth.
+    let periods = HOPS * 10 / 9 + 10;
+    let n = allocations(|| run(periods, &mut worker, &mut spare));
+    let hops = stats.hops.load(std::sync::atomic::Ordering::Relaxed) - hops_before;
+    assert!(hops >= HOPS as u64, "only {hops} hops ran");
+    assert_eq!(n, 0, "the live path allocated {n} times over {hops} hops");
+    assert_eq!(stats.underruns.load(std::sync::atomic::Ordering::Relaxed), 0);
+    assert_eq!(stats.overruns.load(std::sync::atomic::Ordering::Relaxed), 0);
+    assert!(spare.is_some());
+}

@@ -220,19 +220,26 @@ pub struct OfflineReport {
 }
 
 /// One channel's way through: file rate → model rate → processor → file rate.
-struct Pipeline {
-    processor: Box<dyn Processor>,
-    down: Resampler,
-    up: Resampler,
-    hop_in: Vec<f32>,
-    hop_out: Vec<f32>,
+pub(crate) struct Pipeline {
+    pub(crate) processor: Box<dyn Processor>,
+    pub(crate) down: Resampler,
+    pub(crate) up: Resampler,
+    pub(crate) hop_in: Vec<f32>,
+    pub(crate) hop_out: Vec<f32>,
     /// Output samples still to drop to compensate the delay.
     to_skip: usize,
-    hops: u64,
+    pub(crate) hops: u64,
 }
 
 impl Pipeline {
-    fn new(processor: Box<dyn Processor>, file_rate: u32) -> Result<(Pipeline, usize)> {
+    /// A pipeline whose output lines up with its input (the delay dropped from its head), and
+    /// the delay, in samples at `file_rate`.
+    pub(crate) fn new(processor: Box<dyn Processor>, file_rate: u32) -> Result<(Pipeline, usize)> {
+        Pipeline::with_compensation(processor, file_rate, true)
+    }
+
+    /// As [`Pipeline::new`]; without `compensate` the output keeps its delay (a live stream).
+    pub(crate) fn with_compensation(processor: Box<dyn Processor>, file_rate: u32, compensate: bool) -> Result<(Pipeline, usize)> {
         let rate = processor.sample_rate();
         let hop = processor.hop();
         let mut down = Resampler::new(file_rate, rate, hop)?;
@@ -248,13 +255,21 @@ impl Pipeline {
         let delay = (model_delay + pad) / step * (file_rate / crate::dsp::resample::rate_gcd(rate, file_rate)) as usize
             + up.delay();
         Ok((
-            Pipeline { hop_in: vec![0.0; hop], hop_out: vec![0.0; hop], processor, down, up, to_skip: delay, hops: 0 },
+            Pipeline {
+                hop_in: vec![0.0; hop],
+                hop_out: vec![0.0; hop],
+                processor,
+                down,
+                up,
+                to_skip: if compensate { delay } else { 0 },
+                hops: 0,
+            },
             delay,
         ))
     }
 
     /// Feeds samples at the file's rate; processes every complete hop.
-    fn push(&mut self, samples: &[f32]) -> Result<()> {
+    pub(crate) fn push(&mut self, samples: &[f32]) -> Result<()> {
         self.down.push(samples)?;
         let hop = self.hop_in.len();
         while self.down.available() >= hop {
@@ -268,7 +283,7 @@ impl Pipeline {
         Ok(())
     }
 
-    fn available(&self) -> usize {
+    pub(crate) fn available(&self) -> usize {
         if self.to_skip > 0 {
             0
         } else {

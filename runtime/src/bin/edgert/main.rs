@@ -2,6 +2,8 @@
 
 mod doctor;
 mod inspect;
+#[cfg(feature = "live")]
+mod live;
 mod separate;
 mod spectrogram;
 
@@ -26,7 +28,15 @@ enum Command {
     Separate(separate::SeparateArgs),
     /// Print the speech segments of an audio file (Silero VAD).
     Vad(separate::VadArgs),
+    /// Separate live: from a capture device to a playback device or a WAV file (feature `live`).
+    #[cfg(feature = "live")]
+    Live(live::LiveArgs),
 }
+
+// Counts allocations inside audio callbacks (reported by `edgert live`; the tests require none).
+#[cfg(feature = "live")]
+#[global_allocator]
+static ALLOCATOR: edgert::live::CallbackAuditAllocator = edgert::live::CallbackAuditAllocator;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -35,6 +45,8 @@ fn main() -> ExitCode {
         Command::Doctor(a) => doctor::run(&a),
         Command::Separate(a) => separate::separate(&a),
         Command::Vad(a) => separate::vad(&a),
+        #[cfg(feature = "live")]
+        Command::Live(a) => live::run(&a),
     };
     match result {
         Ok(code) => code,

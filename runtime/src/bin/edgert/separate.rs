@@ -77,7 +77,7 @@ fn repo_models() -> PathBuf {
     }
 }
 
-fn default_model() -> PathBuf {
+pub fn default_model() -> PathBuf {
     let models = repo_models();
     let tss = models.join("tss-small");
     if tss.join("model.toml").is_file() {
