@@ -13,6 +13,7 @@ pub mod backend;
 pub mod dsp;
 pub mod error;
 pub mod live;
+pub mod multimodal;
 pub mod onnx;
 pub mod package;
 pub mod separation;

@@ -256,6 +256,12 @@ macro_rules! typed_access {
     };
 }
 
+fn zeroed<T: Clone>(capacity: usize, len: usize, zero: T) -> Vec<T> {
+    let mut v = Vec::with_capacity(capacity);
+    v.resize(len, zero);
+    v
+}
+
 fn buf_dtype(b: &TensorBuf) -> DType {
     match b {
         TensorBuf::F32(_) => DType::F32,
@@ -282,6 +288,36 @@ impl Tensor {
             DType::Bool => TensorBuf::Bool(vec![false; n]),
         };
         Tensor { shape: shape.to_vec(), data }
+    }
+
+    /// A zero-filled tensor whose buffer can grow to `capacity` elements without reallocating
+    /// (a KV cache preallocated to the maximum length).
+    pub fn with_capacity(dtype: DType, shape: &[usize], capacity: usize) -> Tensor {
+        let n: usize = shape.iter().product();
+        let cap = capacity.max(n);
+        let data = match dtype {
+            DType::F32 => TensorBuf::F32(zeroed(cap, n, 0.0)),
+            DType::F16 => TensorBuf::F16(zeroed(cap, n, f16::ZERO)),
+            DType::I64 => TensorBuf::I64(zeroed(cap, n, 0)),
+            DType::I32 => TensorBuf::I32(zeroed(cap, n, 0)),
+            DType::U8 => TensorBuf::U8(zeroed(cap, n, 0)),
+            DType::I8 => TensorBuf::I8(zeroed(cap, n, 0)),
+            DType::Bool => TensorBuf::Bool(zeroed(cap, n, false)),
+        };
+        Tensor { shape: shape.to_vec(), data }
+    }
+
+    /// Elements the buffer holds without reallocating.
+    pub fn capacity(&self) -> usize {
+        match &self.data {
+            TensorBuf::F32(d) => d.capacity(),
+            TensorBuf::F16(d) => d.capacity(),
+            TensorBuf::I64(d) => d.capacity(),
+            TensorBuf::I32(d) => d.capacity(),
+            TensorBuf::U8(d) => d.capacity(),
+            TensorBuf::I8(d) => d.capacity(),
+            TensorBuf::Bool(d) => d.capacity(),
+        }
     }
 
     /// A rank-0 tensor holding `value` converted to `dtype`.

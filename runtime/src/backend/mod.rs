@@ -173,6 +173,10 @@ pub struct SessionOptions {
     pub trt_engine_cache: Option<PathBuf>,
     /// TensorRT: timing cache directory.
     pub trt_timing_cache: Option<PathBuf>,
+    /// Inputs change shape from run to run (a growing KV cache): symbolic dimensions stay
+    /// symbolic instead of being fixed at load. ONNX Runtime is always dynamic; tract then
+    /// optimises the graph with symbols and resolves them at every run.
+    pub dynamic: bool,
 }
 
 impl SessionOptions {
@@ -188,6 +192,7 @@ impl SessionOptions {
             int8: false,
             trt_engine_cache: None,
             trt_timing_cache: None,
+            dynamic: false,
         }
     }
 
@@ -216,6 +221,11 @@ impl SessionOptions {
     }
 
     #[must_use]
+    pub fn dynamic(mut self, on: bool) -> Self {
+        self.dynamic = on;
+        self
+    }
+
     pub fn fallback(mut self, allow: bool) -> Self {
         self.fallback = allow;
         self

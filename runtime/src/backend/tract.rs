@@ -8,15 +8,15 @@ use tract_onnx::tract_hir::internal::{Factoid, InferenceFact, SimplePlan, Simple
 
 use super::{check_outputs_len, order_inputs, Graph, Provider, Session, SessionOptions};
 use crate::error::{Error, ErrorKind, Result};
-use crate::tensor::{DType, Input, Tensor as EdgeTensor, TensorData, TensorInfo};
+use crate::tensor::{DType, Dim, Input, Tensor as EdgeTensor, TensorData, TensorInfo};
 
 pub struct TractSession {
     name: String,
     inputs: Vec<TensorInfo>,
     outputs: Vec<TensorInfo>,
-    /// Per declared input, the concrete shape the plan was optimised for; None for inputs
+    /// Per declared input, the shape the plan was optimised for (None: a symbolic dim); None for inputs
     /// folded into the graph as constants.
-    shapes: Vec<Option<Vec<usize>>>,
+    shapes: Vec<Option<Vec<Option<usize>>>>,
     constants: Vec<(String, EdgeTensor)>,
     state: TypedSimpleState,
 }
@@ -57,8 +57,15 @@ fn backend_err(what: &str, e: impl std::fmt::Display + std::fmt::Debug) -> Error
     Error::new(kind, format!("tract could not {what}: {}", text.replace('\n', " ")))
 }
 
-/// Parses `bytes` into a tract model with the given inputs fixed to `shapes`.
-fn parse(bytes: &[u8], dir: Option<&str>, inputs: &[(&TensorInfo, &Vec<usize>)]) -> Result<InferenceModel> {
+/// One input dimension as the plan sees it: fixed, or a symbol resolved at every run.
+#[derive(Debug, Clone, PartialEq)]
+enum PlanDim {
+    Fixed(usize),
+    Symbol(String),
+}
+
+/// Parses `bytes` into a tract model with the given inputs set to `shapes`.
+fn parse(bytes: &[u8], dir: Option<&str>, inputs: &[(&TensorInfo, &Vec<PlanDim>)]) -> Result<InferenceModel> {
     // Every input gets a concrete shape below, so the graph's own annotations of intermediate
     // and output shapes add nothing — and exporters write them with symbols (`batch`, `tokens`)
     // that tract would then refuse to unify with the concrete sizes.
@@ -79,10 +86,52 @@ fn parse(bytes: &[u8], dir: Option<&str>, inputs: &[(&TensorInfo, &Vec<usize>)])
         ));
     }
     for (ix, (info, shape)) in inputs.iter().enumerate() {
-        let fact = InferenceFact::dt_shape(datum_type(info.dtype), shape.iter().copied().collect::<TVec<usize>>());
+        let dims: TVec<TDim> = shape
+            .iter()
+            .map(|d| match d {
+                PlanDim::Fixed(n) => TDim::from(*n),
+                PlanDim::Symbol(s) => model.symbols.sym(s).into(),
+            })
+            .collect();
+        let fact = InferenceFact::dt_shape(datum_type(info.dtype), dims);
         model.set_input_fact(ix, fact).map_err(|e| backend_err("set the input shapes", e))?;
     }
     Ok(model)
+}
+
+/// An input's shape for the plan: the caller's fixed sizes, or with `dynamic`, the declared
+/// symbols the caller left open (and a fresh symbol per unnamed dimension).
+fn plan_shape(opts: &SessionOptions, info: &TensorInfo) -> Result<Vec<PlanDim>> {
+    if !opts.dynamic {
+        return Ok(opts.resolve_shape(info)?.into_iter().map(PlanDim::Fixed).collect());
+    }
+    if let Some((_, s)) = opts.shapes.iter().find(|(n, _)| *n == info.name) {
+        return Ok(s.iter().map(|&n| PlanDim::Fixed(n)).collect());
+    }
+    let declared = info.shape.as_ref().ok_or_else(|| {
+        Error::new(ErrorKind::InvalidInput, format!("input `{}` declares no shape; give one (shape option)", info.name))
+    })?;
+    Ok(declared
+        .iter()
+        .enumerate()
+        .map(|(axis, d)| match d {
+            Dim::Fixed(n) => PlanDim::Fixed(*n),
+            Dim::Symbol(s) => match opts.dims.iter().find(|(n, _)| n == s) {
+                Some((_, v)) => PlanDim::Fixed(*v),
+                None => PlanDim::Symbol(sanitize(s)),
+            },
+            Dim::Unknown => PlanDim::Symbol(format!("{}_{axis}", sanitize(&info.name))),
+        })
+        .collect())
+}
+
+/// A symbol name tract accepts: letters, digits and underscores.
+fn sanitize(s: &str) -> String {
+    let mut out: String = s.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+    if !out.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        out.insert(0, 'S');
+    }
+    out
 }
 
 /// ONNX semantics for recurrent operators: every run starts from the initial state its inputs
@@ -136,8 +185,13 @@ pub fn load(graph: &Graph, opts: &SessionOptions) -> Result<TractSession> {
         opts.constants.iter().filter(|(n, _)| graph.inputs().iter().any(|i| &i.name == n)).cloned().collect();
     let live: Vec<&TensorInfo> =
         graph.inputs().iter().filter(|i| !constants.iter().any(|(n, _)| *n == i.name)).collect();
-    let shapes = live.iter().map(|i| opts.resolve_shape(i)).collect::<Result<Vec<_>>>()?;
-    let fixed: Vec<(&TensorInfo, &Vec<usize>)> = live.iter().copied().zip(&shapes).collect();
+    let plan_shapes = live.iter().map(|i| plan_shape(opts, i)).collect::<Result<Vec<_>>>()?;
+    let fixed: Vec<(&TensorInfo, &Vec<PlanDim>)> = live.iter().copied().zip(&plan_shapes).collect();
+    // Checked at run time by edgert (a clearer error than tract's); symbolic dims take any size.
+    let shapes: Vec<Vec<Option<usize>>> = plan_shapes
+        .iter()
+        .map(|s| s.iter().map(|d| if let PlanDim::Fixed(n) = d { Some(*n) } else { None }).collect())
+        .collect();
     let dir = graph.dir().and_then(|d| d.to_str());
 
     // Specialise: constant inputs become initializers; `If`s whose condition is then known
@@ -233,12 +287,15 @@ impl TractSession {
         let mut values: TVec<TValue> = TVec::with_capacity(ordered.len());
         for ((name, value), shape) in ordered.iter().zip(&self.shapes) {
             let Some(shape) = shape else { continue };
-            if value.shape != shape.as_slice() {
+            let fits = value.shape.len() == shape.len() && value.shape.iter().zip(shape).all(|(v, s)| s.is_none_or(|s| s == *v));
+            if !fits {
+                let want: Vec<String> = shape.iter().map(|d| d.map_or("?".to_string(), |n| n.to_string())).collect();
                 return Err(Error::new(
                     ErrorKind::InvalidInput,
                     format!(
-                        "input `{name}`: shape {:?}, but this tract session was optimised for {shape:?} (load it again with that shape)",
-                        value.shape
+                        "input `{name}`: shape {:?}, but this tract session was optimised for [{}] (load it again with that shape)",
+                        value.shape,
+                        want.join(", ")
                     ),
                 ));
             }

@@ -1,0 +1,690 @@
+//! Janus-Pro layout: six graphs, as onnx-community exports them for transformers.js
+//! (`onnx/<graph><suffix>.onnx` beside `config.json`, `generation_config.json` and
+//! `preprocessor_config.json`):
+//!
+//! | graph | inputs → outputs |
+//! |---|---|
+//! | `prepare_inputs_embeds` | `input_ids`, `pixel_values` [B,N,3,H,W], `images_seq_mask`, `images_emb_mask` → `inputs_embeds` |
+//! | `language_model` | `inputs_embeds`, `attention_mask`, `position_ids` (if declared), `past_key_values.{i}.key/.value` → the hidden state, `present.{i}.key/.value` (and, where exported, `attentions.{i}`) |
+//! | `lm_head` / `gen_head` | the hidden state → `logits` (text vocabulary / image codebook) |
+//! | `gen_img_embeds` | `image_ids` → `inputs_embeds` |
+//! | `image_decode` | `generated_tokens` → `decoded_image` [B,3,H,W] in [-1, 1] |
+//!
+//! Understanding: the prompt (image placeholders included) and the images are embedded once,
+//! then each new token is embedded by `prepare_inputs_embeds` with an empty image list. Generation:
+//! a conditional and an unconditional row (the prompt with every token but BOS and
+//! begin-of-image replaced by pad, as the official sampler builds it), guidance
+//! `uncond + w·(cond − uncond)`, each chosen image token embedded by `gen_img_embeds` for both
+//! rows. The KV cache lives in two buffers per layer allocated for the maximum length at load
+//! and swapped after each step (the graph writes `present` into the buffer the last step read
+//! `past` from): no per-token reallocation. Graph inputs and outputs in float16 (the `_fp16`,
+//! `_q4f16` variants) are converted at the boundary; the cache stays in the graph's type.
+
+use std::path::{Path, PathBuf};
+
+use half::f16;
+
+use super::sampling::{cfg_combine, Sampler};
+use crate::backend::{self, BackendChoice, Graph, Session, SessionOptions};
+use crate::error::{Error, ErrorKind, Result};
+use crate::tensor::{DType, Dim, Input, Tensor, TensorData, TensorInfo, TensorView};
+
+/// Which file of each graph to load (transformers.js' dtype suffixes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Variant {
+    Fp32,
+    Fp16,
+    Int8,
+    Uint8,
+    Quantized,
+    Q4,
+    Q4f16,
+}
+
+impl Variant {
+    pub const ALL: [Variant; 7] =
+        [Variant::Fp32, Variant::Fp16, Variant::Int8, Variant::Uint8, Variant::Quantized, Variant::Q4, Variant::Q4f16];
+
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Variant::Fp32 => "",
+            Variant::Fp16 => "_fp16",
+            Variant::Int8 => "_int8",
+            Variant::Uint8 => "_uint8",
+            Variant::Quantized => "_quantized",
+            Variant::Q4 => "_q4",
+            Variant::Q4f16 => "_q4f16",
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Variant::Fp32 => "fp32",
+            Variant::Fp16 => "fp16",
+            Variant::Int8 => "int8",
+            Variant::Uint8 => "uint8",
+            Variant::Quantized => "quantized",
+            Variant::Q4 => "q4",
+            Variant::Q4f16 => "q4f16",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Variant> {
+        Variant::ALL.iter().copied().find(|v| v.as_str() == s.to_ascii_lowercase()).ok_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidInput,
+                format!("unknown variant `{s}`: one of {}", Variant::ALL.map(Variant::as_str).join(", ")),
+            )
+        })
+    }
+}
+
+/// The six graphs, in the order [`Janus::graph_paths`] lists them.
+pub const GRAPHS: [&str; 6] = ["prepare_inputs_embeds", "language_model", "lm_head", "gen_head", "gen_img_embeds", "image_decode"];
+
+/// How to load a Janus export.
+#[derive(Debug, Clone)]
+pub struct JanusOptions {
+    pub backend: BackendChoice,
+    pub threads: usize,
+    /// One variant for every graph; `overrides` picks another per graph (e.g. `language_model`
+    /// in q4f16, the rest in fp32, as transformers.js' demo does).
+    pub variant: Variant,
+    pub overrides: Vec<(String, Variant)>,
+    /// The longest sequence (prompt + new tokens) the KV cache is allocated for.
+    pub max_length: usize,
+}
+
+impl Default for JanusOptions {
+    fn default() -> Self {
+        JanusOptions { backend: BackendChoice::OrtCpu, threads: 1, variant: Variant::Fp32, overrides: Vec::new(), max_length: 1024 }
+    }
+}
+
+/// What the configuration files say (the keys of the Hugging Face and onnx-community files).
+#[derive(Debug, Clone, PartialEq)]
+pub struct JanusConfig {
+    pub image_token_id: i64,
+    pub num_image_tokens: usize,
+    pub image_size: usize,
+    pub image_mean: [f32; 3],
+    pub image_std: [f32; 3],
+    pub background: [f32; 3],
+    pub bos_token_id: i64,
+    pub eos_token_id: i64,
+    pub pad_token_id: i64,
+    pub boi_token_id: Option<i64>,
+    pub guidance_scale: f32,
+}
+
+fn read_json(path: &Path) -> Result<Option<serde_json::Value>> {
+    match std::fs::read_to_string(path) {
+        Ok(t) => serde_json::from_str(&t)
+            .map(Some)
+            .map_err(|e| Error::new(ErrorKind::InvalidPackage, format!("`{}` is not valid JSON: {e}", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io("reading", path, &e)),
+    }
+}
+
+impl JanusConfig {
+    /// Reads `config.json`, `generation_config.json` and `preprocessor_config.json` of `dir`.
+    pub fn from_dir(dir: &Path) -> Result<JanusConfig> {
+        let config = read_json(&dir.join("config.json"))?.ok_or_else(|| {
+            Error::new(ErrorKind::InvalidPackage, format!("`{}` has no config.json: not a Janus export", dir.display()))
+        })?;
+        let generation = read_json(&dir.join("generation_config.json"))?.unwrap_or(serde_json::Value::Null);
+        let pre = read_json(&dir.join("preprocessor_config.json"))?.unwrap_or(serde_json::Value::Null);
+        let find = |keys: &[&str]| -> Option<&serde_json::Value> {
+            keys.iter().find_map(|k| {
+                generation.get(k).or_else(|| config.get(k)).or_else(|| pre.get(k)).or_else(|| {
+                    ["language_config", "text_config"].iter().find_map(|sub| config.get(sub).and_then(|c| c.get(k)))
+                })
+            })
+        };
+        let int = |keys: &[&str]| -> Result<i64> {
+            find(keys).and_then(serde_json::Value::as_i64).ok_or_else(|| {
+                Error::new(ErrorKind::InvalidPackage, format!("`{}`: the configuration gives no `{}`", dir.display(), keys[0]))
+            })
+        };
+        let triple = |key: &str, default: [f32; 3]| -> [f32; 3] {
+            pre.get(key)
+                .and_then(serde_json::Value::as_array)
+                .filter(|a| a.len() == 3)
+                .map(|a| [0, 1, 2].map(|i| a[i].as_f64().unwrap_or(f64::from(default[i])) as f32))
+                .unwrap_or(default)
+        };
+        let rescale = pre.get("rescale_factor").and_then(serde_json::Value::as_f64).unwrap_or(1.0 / 255.0) as f32;
+        let bg = triple("background_color", [127.0, 127.0, 127.0]);
+        Ok(JanusConfig {
+            image_token_id: int(&["image_token_id", "image_token_index", "image_id"])?,
+            num_image_tokens: int(&["num_image_tokens"]).unwrap_or(576) as usize,
+            image_size: pre.get("image_size").and_then(serde_json::Value::as_u64).unwrap_or(384) as usize,
+            image_mean: triple("image_mean", [0.5, 0.5, 0.5]),
+            image_std: triple("image_std", [0.5, 0.5, 0.5]),
+            background: bg.map(|c| c * rescale),
+            bos_token_id: int(&["bos_token_id"])?,
+            eos_token_id: int(&["eos_token_id"])?,
+            pad_token_id: int(&["pad_token_id"])?,
+            boi_token_id: find(&["boi_token_id", "image_start_token_id"]).and_then(serde_json::Value::as_i64),
+            guidance_scale: find(&["guidance_scale", "cfg_weight"]).and_then(serde_json::Value::as_f64).unwrap_or(5.0) as f32,
+        })
+    }
+}
+
+/// An RGB image, 8 bits per channel, row-major.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RgbImage {
+    pub width: usize,
+    pub height: usize,
+    pub rgb: Vec<u8>,
+}
+
+/// The language model's cache layout, read from its declared inputs.
+#[derive(Debug, Clone)]
+struct Cache {
+    layers: usize,
+    heads: usize,
+    head_dim: usize,
+    dtype: DType,
+    /// Input index in `past` order (key 0, value 0, key 1, …) → (input name, output position).
+    names: Vec<(String, usize)>,
+}
+
+/// A loaded Janus export. See the module docs.
+pub struct Janus {
+    cfg: JanusConfig,
+    dir: PathBuf,
+    prep: Box<dyn Session>,
+    lm: Box<dyn Session>,
+    lm_head: Box<dyn Session>,
+    gen_head: Box<dyn Session>,
+    gen_embeds: Box<dyn Session>,
+    decode: Box<dyn Session>,
+    cache: Cache,
+    hidden_ix: usize,
+    attn_ix: Vec<usize>,
+    max_length: usize,
+    /// The cache read by the next step, one tensor per `cache.names`.
+    past: Vec<Tensor>,
+    lm_out: Vec<Tensor>,
+    head_out: Vec<Tensor>,
+    prep_out: Vec<Tensor>,
+    embed_out: Vec<Tensor>,
+    decode_out: Vec<Tensor>,
+    /// Tokens the cache holds.
+    len: usize,
+    batch: usize,
+    /// Per-layer attention probabilities of the last step's last query row, where exported.
+    last_attentions: Vec<Tensor>,
+}
+
+fn bad_graph(graph: &str, what: String) -> Error {
+    Error::new(ErrorKind::InvalidPackage, format!("graph `{graph}`: {what}"))
+}
+
+fn dim_value(d: &Dim) -> Option<usize> {
+    match d {
+        Dim::Fixed(n) => Some(*n),
+        _ => None,
+    }
+}
+
+impl Janus {
+    /// The graph files `dir` would be loaded from with `opts`.
+    pub fn graph_paths(dir: &Path, opts: &JanusOptions) -> Vec<PathBuf> {
+        GRAPHS
+            .iter()
+            .map(|g| {
+                let v = opts.overrides.iter().find(|(n, _)| n == g).map_or(opts.variant, |(_, v)| *v);
+                dir.join("onnx").join(format!("{g}{}.onnx", v.suffix()))
+            })
+            .collect()
+    }
+
+    /// Loads the six graphs of the export in `dir`.
+    pub fn open(dir: &Path, opts: &JanusOptions) -> Result<Janus> {
+        let cfg = JanusConfig::from_dir(dir)?;
+        let paths = Janus::graph_paths(dir, opts);
+        for p in &paths {
+            if !p.is_file() {
+                return Err(Error::new(
+                    ErrorKind::InvalidPackage,
+                    format!("`{}` is missing: a Janus export has onnx/{{{}}}<suffix>.onnx", p.display(), GRAPHS.join(",")),
+                ));
+            }
+        }
+        let so = SessionOptions::new(opts.backend).threads(opts.threads).dynamic(true);
+        let load = |p: &PathBuf| -> Result<Box<dyn Session>> { backend::load(&Graph::from_file(p)?, &so) };
+        let prep = load(&paths[0])?;
+        let lm = load(&paths[1])?;
+        let lm_head = load(&paths[2])?;
+        let gen_head = load(&paths[3])?;
+        let gen_embeds = load(&paths[4])?;
+        let decode = load(&paths[5])?;
+
+        for (s, name, inputs) in [
+            (&prep, "prepare_inputs_embeds", &["input_ids", "pixel_values", "images_seq_mask", "images_emb_mask"][..]),
+            (&lm, "language_model", &["inputs_embeds", "attention_mask"][..]),
+            (&gen_embeds, "gen_img_embeds", &["image_ids"][..]),
+            (&decode, "image_decode", &["generated_tokens"][..]),
+        ] {
+            for i in inputs {
+                if !s.inputs().iter().any(|d| d.name == *i) {
+                    return Err(bad_graph(name, format!("has no input `{i}` (inputs: {})", names(s.inputs()))));
+                }
+            }
+        }
+        // The cache: past_key_values.{i}.key/.value in, present.{i}.key/.value out.
+        let mut layers = 0;
+        while lm.inputs().iter().any(|i| i.name == format!("past_key_values.{layers}.key")) {
+            layers += 1;
+        }
+        if layers == 0 {
+            return Err(bad_graph("language_model", "has no `past_key_values.0.key` input: not a cached decoder".into()));
+        }
+        let mut names_v = Vec::new();
+        let mut first: Option<&TensorInfo> = None;
+        for l in 0..layers {
+            for kv in ["key", "value"] {
+                let input = format!("past_key_values.{l}.{kv}");
+                let output = format!("present.{l}.{kv}");
+                let info = lm.inputs().iter().find(|i| i.name == input).ok_or_else(|| bad_graph("language_model", format!("has no input `{input}`")))?;
+                let pos = lm.output_index(&output).ok_or_else(|| bad_graph("language_model", format!("has no output `{output}`")))?;
+                first.get_or_insert(info);
+                names_v.push((input, pos));
+            }
+        }
+        let first = first.ok_or_else(|| bad_graph("language_model", "has no cache inputs".into()))?;
+        let shape = first.shape.as_ref().filter(|s| s.len() == 4).ok_or_else(|| {
+            bad_graph("language_model", format!("cache input `{}` is not rank 4 [batch, heads, length, head_dim]", first.name))
+        })?;
+        let (heads, head_dim) = match (dim_value(&shape[1]), dim_value(&shape[3])) {
+            (Some(h), Some(d)) => (h, d),
+            _ => return Err(bad_graph("language_model", format!("cache input `{}` leaves heads or head size open", first.name))),
+        };
+        let cache = Cache { layers, heads, head_dim, dtype: first.dtype, names: names_v };
+        // The hidden state the heads read: the output named like the head's input (as
+        // transformers.js matches them), else the one output that is neither cache nor attention.
+        let head_input = lm_head.inputs().first().map(|i| i.name.clone()).unwrap_or_default();
+        let hidden_ix = match lm.output_index(&head_input) {
+            Some(i) => i,
+            None => {
+                let plain: Vec<usize> = (0..lm.outputs().len())
+                    .filter(|&i| {
+                        let n = &lm.outputs()[i].name;
+                        !n.starts_with("present") && !n.starts_with("attentions")
+                    })
+                    .collect();
+                match plain.as_slice() {
+                    [i] => *i,
+                    _ => return Err(bad_graph("language_model", format!("which output feeds the heads? (outputs: {})", names(lm.outputs())))),
+                }
+            }
+        };
+        let attn_ix: Vec<usize> = (0..layers).filter_map(|l| lm.output_index(&format!("attentions.{l}"))).collect();
+        let attn_ix = if attn_ix.len() == layers { attn_ix } else { Vec::new() };
+        let max_length = opts.max_length.max(cfg.num_image_tokens + 2);
+        Ok(Janus {
+            dir: dir.to_path_buf(),
+            lm_out: lm.new_outputs(),
+            head_out: lm_head.new_outputs(),
+            prep_out: prep.new_outputs(),
+            embed_out: gen_embeds.new_outputs(),
+            decode_out: decode.new_outputs(),
+            past: Vec::new(),
+            cfg,
+            prep,
+            lm,
+            lm_head,
+            gen_head,
+            gen_embeds,
+            decode,
+            cache,
+            hidden_ix,
+            attn_ix,
+            max_length,
+            len: 0,
+            batch: 0,
+            last_attentions: Vec::new(),
+        })
+    }
+
+    pub fn config(&self) -> &JanusConfig {
+        &self.cfg
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Layers, KV heads and head size of the language model.
+    pub fn cache_layout(&self) -> (usize, usize, usize) {
+        (self.cache.layers, self.cache.heads, self.cache.head_dim)
+    }
+
+    /// Whether the language model exports per-layer attention probabilities.
+    pub fn has_attentions(&self) -> bool {
+        !self.attn_ix.is_empty()
+    }
+
+    /// Where the model runs (the language model's provider).
+    pub fn provider(&self) -> crate::backend::Provider {
+        self.lm.provider()
+    }
+
+    /// Empties the cache for `batch` rows, allocating it for the maximum length once.
+    fn reset(&mut self, batch: usize) {
+        let (h, d) = (self.cache.heads, self.cache.head_dim);
+        let cap = batch * h * self.max_length * d;
+        if self.batch != batch || self.past.len() != self.cache.names.len() || self.past.first().is_some_and(|t| t.capacity() < cap) {
+            self.past = (0..self.cache.names.len()).map(|_| Tensor::with_capacity(self.cache.dtype, &[batch, h, 0, d], cap)).collect();
+            for &(_, pos) in &self.cache.names {
+                self.lm_out[pos] = Tensor::with_capacity(self.cache.dtype, &[batch, h, 0, d], cap);
+            }
+        } else {
+            for t in &mut self.past {
+                t.reshape_for(self.cache.dtype, [batch, h, 0, d]);
+            }
+        }
+        self.batch = batch;
+        self.len = 0;
+    }
+
+    /// Runs the language model on `embeds` ([batch, s, hidden], f32) after the cache.
+    fn step(&mut self, embeds: &Tensor) -> Result<()> {
+        let shape = embeds.shape();
+        let (b, s) = (shape[0], shape[1]);
+        if self.len + s > self.max_length {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!("the sequence would reach {} tokens; the cache holds {} (raise max_length)", self.len + s, self.max_length),
+            ));
+        }
+        let total = self.len + s;
+        let mask = vec![1i64; b * total];
+        let pos: Vec<i64> = (0..b).flat_map(|_| (self.len..total).map(|p| p as i64)).collect();
+        let embeds_in = convert_for(embeds, declared(self.lm.inputs(), "inputs_embeds"))?;
+        let mask_shape = [b, total];
+        let pos_shape = [b, s];
+        let mut inputs: Vec<Input<'_>> = Vec::with_capacity(3 + self.past.len());
+        inputs.push(Input::new("inputs_embeds", embeds_in.view()));
+        inputs.push(Input::new("attention_mask", TensorView::i64(&mask_shape, &mask)?));
+        if self.lm.inputs().iter().any(|i| i.name == "position_ids") {
+            inputs.push(Input::new("position_ids", TensorView::i64(&pos_shape, &pos)?));
+        }
+        for ((name, _), t) in self.cache.names.iter().zip(&self.past) {
+            inputs.push(Input::new(name, t.view()));
+        }
+        self.lm.run(&inputs, &mut self.lm_out)?;
+        drop(inputs);
+        // The outputs' cache becomes the next step's; the old one takes the next outputs.
+        for (k, &(_, pos)) in self.cache.names.iter().enumerate() {
+            std::mem::swap(&mut self.past[k], &mut self.lm_out[pos]);
+        }
+        if !self.attn_ix.is_empty() {
+            self.last_attentions = self.attn_ix.iter().map(|&i| self.lm_out[i].clone()).collect();
+        }
+        self.len = total;
+        Ok(())
+    }
+
+    /// The last position's hidden state through a head: logits [batch, vocab] as f32.
+    fn head(&mut self, generation: bool) -> Result<Vec<Vec<f32>>> {
+        let hidden = &self.lm_out[self.hidden_ix];
+        let sh = hidden.shape().to_vec();
+        if sh.len() != 3 {
+            return Err(bad_graph("language_model", format!("hidden state has shape {sh:?}, not [batch, length, hidden]")));
+        }
+        let (b, s, d) = (sh[0], sh[1], sh[2]);
+        let all = hidden.to_f32_vec();
+        let mut last = Vec::with_capacity(b * d);
+        for r in 0..b {
+            last.extend_from_slice(&all[(r * s + s - 1) * d..(r * s + s) * d]);
+        }
+        let last = Tensor::from_f32(&[b, 1, d], last)?;
+        let head = if generation { &mut self.gen_head } else { &mut self.lm_head };
+        let name = head.inputs().first().map(|i| i.name.clone()).unwrap_or_default();
+        let input = convert_for(&last, head.inputs().first())?;
+        head.run(&[Input::new(&name, input.view())], &mut self.head_out)?;
+        let logits = &self.head_out[0];
+        let v = *logits.shape().last().unwrap_or(&0);
+        let flat = logits.to_f32_vec();
+        if v == 0 || flat.len() != b * v {
+            return Err(bad_graph(if generation { "gen_head" } else { "lm_head" }, format!("logits of shape {:?}", logits.shape())));
+        }
+        Ok(flat.chunks(v).map(<[f32]>::to_vec).collect())
+    }
+
+    /// Text embeddings of `ids` ([batch, len]) with `images` (each 3×H×W, normalised) put where
+    /// the image token stands.
+    fn embed_text(&mut self, ids: &[i64], batch: usize, images: &[Vec<f32>]) -> Result<Tensor> {
+        let len = ids.len() / batch;
+        let n = images.len();
+        let (t, hw) = (self.cfg.num_image_tokens, self.cfg.image_size);
+        let seq_mask: Vec<bool> = ids.iter().map(|&i| n > 0 && i == self.cfg.image_token_id).collect();
+        let marked = seq_mask.iter().filter(|&&m| m).count();
+        if marked != n * t {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!("the prompt holds {marked} image tokens; {n} image(s) need {} ({t} each)", n * t),
+            ));
+        }
+        let mut px = Vec::with_capacity(n * 3 * hw * hw);
+        for (k, im) in images.iter().enumerate() {
+            if im.len() != 3 * hw * hw {
+                return Err(Error::new(ErrorKind::InvalidInput, format!("image {k} has {} values, not 3×{hw}×{hw}", im.len())));
+            }
+            px.extend_from_slice(im);
+        }
+        // The images belong to the first row; other rows (CFG) carry none.
+        let rows_with_images = if n > 0 { 1 } else { batch };
+        let px_shape = [rows_with_images, n, 3, hw, hw];
+        let emb_mask = vec![true; rows_with_images * n * t];
+        let emb_shape = [rows_with_images, n, t];
+        let ids_shape = [batch, len];
+        let px_in = Tensor::from_f32(&px_shape, px)?;
+        let px_in = convert_for(&px_in, declared(self.prep.inputs(), "pixel_values"))?;
+        self.prep.run(
+            &[
+                Input::new("input_ids", TensorView::i64(&ids_shape, ids)?),
+                Input::new("pixel_values", px_in.view()),
+                Input::new("images_seq_mask", TensorView::bool(&ids_shape, &seq_mask)?),
+                Input::new("images_emb_mask", TensorView::bool(&emb_shape, &emb_mask)?),
+            ],
+            &mut self.prep_out,
+        )?;
+        as_f32(&self.prep_out[0])
+    }
+
+    /// Image + prompt → text. `prompt` holds `num_image_tokens` image tokens per image where
+    /// each image goes; `images` are 3×H×W, normalised as [`Janus::preprocess`] does. Stops at
+    /// EOS, at `max_new` tokens, or when `on_token` returns false. Returns the new tokens.
+    pub fn understand(
+        &mut self,
+        prompt: &[i64],
+        images: &[Vec<f32>],
+        max_new: usize,
+        sampler: &mut Sampler,
+        on_token: &mut dyn FnMut(i64) -> bool,
+    ) -> Result<Vec<i64>> {
+        if prompt.is_empty() {
+            return Err(Error::new(ErrorKind::InvalidInput, "the prompt is empty"));
+        }
+        self.reset(1);
+        let embeds = self.embed_text(prompt, 1, images)?;
+        self.step(&embeds)?;
+        let mut out = Vec::new();
+        while out.len() < max_new {
+            let logits = self.head(false)?;
+            let tok = sampler.sample(&logits[0]) as i64;
+            out.push(tok);
+            if tok == self.cfg.eos_token_id || !on_token(tok) || out.len() == max_new {
+                break;
+            }
+            let e = self.embed_text(&[tok], 1, &[])?;
+            self.step(&e)?;
+        }
+        Ok(out)
+    }
+
+    /// The conditional and unconditional rows of a generation prompt: the unconditional row is
+    /// the prompt with every token but BOS and begin-of-image replaced by pad.
+    pub fn cfg_rows(&self, prompt: &[i64]) -> Vec<i64> {
+        let keep = |t: i64| t == self.cfg.bos_token_id || Some(t) == self.cfg.boi_token_id;
+        prompt.iter().copied().chain(prompt.iter().map(|&t| if keep(t) { t } else { self.cfg.pad_token_id })).collect()
+    }
+
+    /// Prompt → image tokens with classifier-free guidance of weight `cfg` (≤ 1: none).
+    /// `on_step` sees each step's guided logits before the token is drawn; returning false
+    /// stops early.
+    pub fn generate_tokens(
+        &mut self,
+        prompt: &[i64],
+        cfg: f32,
+        sampler: &mut Sampler,
+        on_step: &mut dyn FnMut(usize, &[f32]) -> bool,
+    ) -> Result<Vec<i64>> {
+        if prompt.is_empty() {
+            return Err(Error::new(ErrorKind::InvalidInput, "the prompt is empty"));
+        }
+        let guided = cfg > 1.0;
+        let rows = if guided { 2 } else { 1 };
+        let ids = if guided { self.cfg_rows(prompt) } else { prompt.to_vec() };
+        self.reset(rows);
+        let embeds = self.embed_text(&ids, rows, &[])?;
+        self.step(&embeds)?;
+        let t = self.cfg.num_image_tokens;
+        let mut out = Vec::with_capacity(t);
+        let mut combined = Vec::new();
+        for k in 0..t {
+            let logits = self.head(true)?;
+            let scores: &[f32] = if guided {
+                combined.resize(logits[0].len(), 0.0);
+                cfg_combine(&logits[0], &logits[1], cfg, &mut combined);
+                &combined
+            } else {
+                &logits[0]
+            };
+            let go_on = on_step(k, scores);
+            let tok = sampler.sample(scores) as i64;
+            out.push(tok);
+            if !go_on || k + 1 == t {
+                break;
+            }
+            let ids = vec![tok; rows];
+            let shape = [rows, 1];
+            self.gen_embeds.run(&[Input::new("image_ids", TensorView::i64(&shape, &ids)?)], &mut self.embed_out)?;
+            let e = as_f32(&self.embed_out[0])?;
+            self.step(&e)?;
+        }
+        Ok(out)
+    }
+
+    /// Image tokens → the decoded image as [3, H, W] floats in about [-1, 1].
+    pub fn decode_tokens(&mut self, tokens: &[i64]) -> Result<Tensor> {
+        let shape = [1, tokens.len()];
+        self.decode.run(&[Input::new("generated_tokens", TensorView::i64(&shape, tokens)?)], &mut self.decode_out)?;
+        as_f32(&self.decode_out[0])
+    }
+
+    /// Image tokens → RGB pixels: `u8 = trunc(clamp((x + 1) · 127.5, 0, 255))`.
+    pub fn decode_image(&mut self, tokens: &[i64]) -> Result<RgbImage> {
+        let t = self.decode_tokens(tokens)?;
+        let sh = t.shape().to_vec();
+        if sh.len() != 4 || sh[1] != 3 {
+            return Err(bad_graph("image_decode", format!("decoded image of shape {sh:?}, not [1, 3, H, W]")));
+        }
+        let (h, w) = (sh[2], sh[3]);
+        let v = t.as_f32()?;
+        let mut rgb = vec![0u8; h * w * 3];
+        for c in 0..3 {
+            for p in 0..h * w {
+                let x = v[c * h * w + p];
+                rgb[p * 3 + c] = if x.is_nan() { 0 } else { ((x + 1.0) * 127.5).clamp(0.0, 255.0) as u8 };
+            }
+        }
+        Ok(RgbImage { width: w, height: h, rgb })
+    }
+
+    /// An RGB image (any size) → the model's input: resized so its longer side is the model's
+    /// size (bilinear), scaled to [0, 1], normalised by mean and std, centred on the background
+    /// colour, 3×H×W.
+    pub fn preprocess(&self, image: &RgbImage) -> Result<Vec<f32>> {
+        if image.width == 0 || image.height == 0 || image.rgb.len() != image.width * image.height * 3 {
+            return Err(Error::new(ErrorKind::InvalidInput, format!("an image of {}×{} with {} bytes", image.width, image.height, image.rgb.len())));
+        }
+        let s = self.cfg.image_size;
+        let scale = s as f64 / image.width.max(image.height) as f64;
+        let nw = ((image.width as f64 * scale).round() as usize).clamp(1, s);
+        let nh = ((image.height as f64 * scale).round() as usize).clamp(1, s);
+        let (left, top) = ((s - nw) / 2, (s - nh) / 2);
+        let mut out = vec![0.0f32; 3 * s * s];
+        for c in 0..3 {
+            let bg = (self.cfg.background[c] - self.cfg.image_mean[c]) / self.cfg.image_std[c];
+            out[c * s * s..(c + 1) * s * s].fill(bg);
+        }
+        let px = |x: usize, y: usize, c: usize| f32::from(image.rgb[(y * image.width + x) * 3 + c]) / 255.0;
+        for y in 0..nh {
+            let sy = ((y as f64 + 0.5) / scale - 0.5).clamp(0.0, (image.height - 1) as f64);
+            let (y0, fy) = (sy.floor() as usize, (sy - sy.floor()) as f32);
+            let y1 = (y0 + 1).min(image.height - 1);
+            for x in 0..nw {
+                let sx = ((x as f64 + 0.5) / scale - 0.5).clamp(0.0, (image.width - 1) as f64);
+                let (x0, fx) = (sx.floor() as usize, (sx - sx.floor()) as f32);
+                let x1 = (x0 + 1).min(image.width - 1);
+                for c in 0..3 {
+                    let v = (px(x0, y0, c) * (1.0 - fx) + px(x1, y0, c) * fx) * (1.0 - fy)
+                        + (px(x0, y1, c) * (1.0 - fx) + px(x1, y1, c) * fx) * fy;
+                    out[c * s * s + (top + y) * s + left + x] = (v - self.cfg.image_mean[c]) / self.cfg.image_std[c];
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Per-layer attention probabilities of the last step ([batch, heads, new, total] each),
+    /// where the export has them.
+    pub fn last_attentions(&self) -> &[Tensor] {
+        &self.last_attentions
+    }
+
+    /// Tokens in the cache.
+    pub fn cached_len(&self) -> usize {
+        self.len
+    }
+
+    /// Elements the cache buffers hold without reallocating (both buffers of every layer).
+    pub fn cache_capacity(&self) -> usize {
+        self.past.iter().map(Tensor::capacity).sum::<usize>()
+            + self.cache.names.iter().map(|&(_, pos)| self.lm_out[pos].capacity()).sum::<usize>()
+    }
+}
+
+fn names(infos: &[TensorInfo]) -> String {
+    infos.iter().map(|i| format!("`{}`", i.name)).collect::<Vec<_>>().join(", ")
+}
+
+fn declared<'a>(infos: &'a [TensorInfo], name: &str) -> Option<&'a TensorInfo> {
+    infos.iter().find(|i| i.name == name)
+}
+
+/// `t` (f32) in the element type the graph declares for that input (f16 exports).
+fn convert_for(t: &Tensor, info: Option<&TensorInfo>) -> Result<Tensor> {
+    match info.map(|i| i.dtype) {
+        Some(DType::F16) => {
+            let v: Vec<f16> = t.as_f32()?.iter().map(|&x| f16::from_f32(x)).collect();
+            Tensor::from_buf(t.shape(), crate::tensor::TensorBuf::F16(v))
+        }
+        _ => Ok(t.clone()),
+    }
+}
+
+/// An output as f32 (converted from f16 where the graph gives f16).
+fn as_f32(t: &Tensor) -> Result<Tensor> {
+    match t.view().data {
+        TensorData::F32(_) => Ok(t.clone()),
+        TensorData::F16(_) => Tensor::from_f32(t.shape(), t.to_f32_vec()),
+        _ => Err(Error::new(ErrorKind::InvalidPackage, format!("expected floating-point values, got {}", t.dtype()))),
+    }
+}

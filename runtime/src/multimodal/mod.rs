@@ -1,0 +1,14 @@
+//! Unified multimodal models: understanding (image + prompt → text) and generation (prompt →
+//! image tokens → pixels) on exported graphs.
+//!
+//! - [`janus`]: the six-graph layout of Janus-Pro exports (`prepare_inputs_embeds`,
+//!   `language_model`, `lm_head`, `gen_head`, `gen_img_embeds`, `image_decode`), as
+//!   onnx-community publishes them for transformers.js;
+//! - [`sampling`]: greedy, temperature, top-k and top-p sampling with a seeded generator, and
+//!   classifier-free guidance.
+
+pub mod janus;
+pub mod sampling;
+
+pub use janus::{Janus, JanusConfig, JanusOptions, RgbImage, Variant};
+pub use sampling::{cfg_combine, Sampler};
