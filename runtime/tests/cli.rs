@@ -392,3 +392,53 @@ fn an_empty_or_content_free_query_is_an_error_with_a_hint() {
     assert!(o.status.success());
     assert_eq!(String::from_utf8_lossy(&o.stdout), "remove \"music\"\nremove \"rain\"\n");
 }
+
+fn janus_tiny() -> PathBuf {
+    root().join("tests").join("golden").join("janus_tiny")
+}
+
+/// `describe` and `generate` on the tiny Janus export: the same greedy answer on both backends,
+/// a PNG of the decoder's size, timings reported, and bad input refused without output.
+#[test]
+fn describe_and_generate_run_a_janus_export() {
+    let model = janus_tiny();
+    let m = model.to_str().unwrap();
+    let dir = std::env::temp_dir().join(format!("edgert-cli-janus-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // An image to describe: what `generate` draws.
+    let png = dir.join("drawn.png");
+    let g = json(&edgert(&["generate", "w20 w21", "-o", png.to_str().unwrap(), "--model", m, "--seed", "3", "--json"], &[]));
+    assert_eq!(g["image_tokens"], 4, "{g}");
+    assert!(g["tokens_per_s"].as_f64().unwrap() > 0.0 && g["graph_s"].as_f64().unwrap() > 0.0, "{g}");
+    let bytes = std::fs::read(&png).unwrap();
+    assert_eq!(&bytes[1..4], b"PNG");
+    let mut answers = Vec::new();
+    for backend in ["tract", "ort-cpu"] {
+        if (backend == "tract" && !cfg!(feature = "tract")) || (backend == "ort-cpu" && !cfg!(feature = "ort")) {
+            continue;
+        }
+        let d = json(&edgert(
+            &["describe", png.to_str().unwrap(), "--prompt", "w5 w6", "--model", m, "--backend", backend, "--max-new-tokens", "12", "--json"],
+            &[],
+        ));
+        assert!(d["tokens"].as_u64().unwrap() > 0, "{d}");
+        assert!(d["time_to_first_token_s"].as_f64().unwrap() > 0.0, "{d}");
+        answers.push(d["text"].as_str().unwrap().to_string());
+    }
+    assert!(answers.windows(2).all(|w| w[0] == w[1]), "backends disagree: {answers:?}");
+
+    for (args, needle) in [
+        (vec!["describe", "Cargo.toml", "--model", m], "not an image"),
+        (vec!["describe", png.to_str().unwrap(), "--prompt", " ", "--model", m], "prompt is empty"),
+        (vec!["generate", "w1", "-o", "/nonexistent-dir/x.png", "--model", m], "does not exist"),
+        (vec!["generate", "w1", "-o", dir.join("x.png").to_str().unwrap(), "--model", "/tmp"], "config.json"),
+        (vec!["generate", "w1", "-o", dir.join("x.png").to_str().unwrap(), "--model", m, "--variant", "q9"], "unknown variant"),
+        (vec!["generate", "w1", "-o", dir.join("x.png").to_str().unwrap(), "--model", m, "--cfg", "NaN"], "--cfg"),
+    ] {
+        let o = edgert(&args, &[]);
+        let t = text(&o);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {t}");
+        assert!(t.contains(needle), "{args:?}: expected `{needle}` in {t}");
+    }
+    assert!(!dir.join("x.png").exists());
+}

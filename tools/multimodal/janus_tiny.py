@@ -23,7 +23,10 @@ exporting. Golden data (OUT/golden.json): for several prompts, transformers' gre
 (understanding, with an image) and greedy image tokens with classifier-free guidance (generation),
 plus the CFG-combined logits of the first image token.
 
-Usage: tools/multimodal/janus_tiny.py OUT_DIR   (Python: torch, transformers >= 5, onnx)
+Usage: tools/multimodal/janus_tiny.py OUT_DIR                       the tiny model and its goldens
+       tools/multimodal/janus_tiny.py OUT_DIR --checkpoint CKPT_DIR   a real checkpoint (e.g. a local
+           copy of deepseek-community/Janus-Pro-1B), exported the same way, without goldens
+(Python: torch, transformers >= 5, onnx, tokenizers)
 """
 
 import json
@@ -223,14 +226,64 @@ def run_lm(lm, embeds, mask, pos, past):
     return out[0], list(out[1:1 + n]), list(out[1 + n:])
 
 
+SPECIAL = {PAD: "<｜▁pad▁｜>", BOS: "<｜begin▁of▁sentence｜>", EOS: "<｜end▁of▁sentence｜>", 3: "<unk>",
+           IMAGE_TOKEN: "<image_placeholder>", BOI: "<begin_of_image>", 302: "<end_of_image>"}
+
+
+def write_tokenizer(path, vocab_size):
+    """A word-level tokenizer for the tiny vocabulary: Janus' special tokens under their real
+    names, every other id a word `w<id>` (so prompts and answers can be written as text)."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, decoders
+
+    vocab = {SPECIAL.get(i, f"w{i}"): i for i in range(vocab_size)}
+    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tok.decoder = decoders.WordPiece(prefix="##")  # joins words with spaces
+    tok.add_special_tokens([SPECIAL[i] for i in sorted(SPECIAL)])
+    tok.save(str(path))
+
+
+def write_checkpoint_configs(out, ckpt, m, cfg):
+    """The configuration files edgert reads, from a real checkpoint, and its tokenizer."""
+    import shutil
+
+    gc = m.generation_config
+    t = cfg.text_config
+    (out / "config.json").write_text(json.dumps({"model_type": "multi_modality", "image_token_id": cfg.image_token_id,
+                                                 "num_image_tokens": cfg.vision_config.num_image_tokens}, indent=1))
+    (out / "generation_config.json").write_text(json.dumps({
+        "bos_token_id": gc.bos_token_id if gc.bos_token_id is not None else t.bos_token_id,
+        "eos_token_id": gc.eos_token_id if gc.eos_token_id is not None else t.eos_token_id,
+        "pad_token_id": gc.pad_token_id if gc.pad_token_id is not None else t.pad_token_id,
+        "guidance_scale": gc.guidance_scale or 5.0, "num_image_tokens": cfg.vision_config.num_image_tokens}, indent=1))
+    pre = ckpt / "preprocessor_config.json"
+    p = json.loads(pre.read_text()) if pre.exists() else {}
+    (out / "preprocessor_config.json").write_text(json.dumps({
+        "image_size": cfg.vision_config.image_size, "image_mean": p.get("image_mean", [0.5] * 3),
+        "image_std": p.get("image_std", [0.5] * 3), "rescale_factor": p.get("rescale_factor", 1 / 255),
+        "background_color": p.get("background_color", [127, 127, 127])}, indent=1))
+    if (ckpt / "tokenizer.json").exists():
+        shutil.copy(ckpt / "tokenizer.json", out / "tokenizer.json")
+
+
 def main():
-    out = Path(sys.argv[1] if len(sys.argv) > 1 else "models/janus-tiny")
+    import argparse
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("out", nargs="?", default="tests/golden/janus_tiny")
+    ap.add_argument("--checkpoint", help="a JanusForConditionalGeneration checkpoint folder to export instead")
+    a = ap.parse_args()
+    out = Path(a.out)
     (out / "onnx").mkdir(parents=True, exist_ok=True)
     torch.manual_seed(SEED)
     from transformers import JanusForConditionalGeneration
 
-    cfg = tiny_config()
-    m = JanusForConditionalGeneration(cfg).eval()
+    if a.checkpoint:
+        m = JanusForConditionalGeneration.from_pretrained(a.checkpoint, dtype=torch.float32).eval()
+        cfg = m.config
+    else:
+        cfg = tiny_config()
+        m = JanusForConditionalGeneration(cfg).eval()
     t, v, q = cfg.text_config, cfg.vision_config, cfg.vq_config
     layers = t.num_hidden_layers
     T = v.num_image_tokens
@@ -288,6 +341,11 @@ def main():
     export(ImageDecode(m), (torch.randint(0, q.num_embeddings, (1, q.num_patches ** 2)),), out / "onnx/image_decode.onnx",
            ["generated_tokens"], ["decoded_image"], {"generated_tokens": {0: "batch_size"}, "decoded_image": {0: "batch_size"}})
 
+    if a.checkpoint:
+        write_checkpoint_configs(out, Path(a.checkpoint), m, cfg)
+        print("wrote", out)
+        return
+
     # --- golden: understanding (greedy, transformers' generate) on several prompts with an image
     g = torch.Generator().manual_seed(1)
     und = []
@@ -337,6 +395,7 @@ def main():
     (out / "preprocessor_config.json").write_text(json.dumps({"image_size": v.image_size, "image_mean": [0.5] * 3,
                                                              "image_std": [0.5] * 3, "rescale_factor": 1 / 255,
                                                              "background_color": [127, 127, 127]}, indent=1))
+    write_tokenizer(out / "tokenizer.json", t.vocab_size)
     print("wrote", out)
 
 

@@ -217,6 +217,8 @@ pub struct Janus {
     batch: usize,
     /// Per-layer attention probabilities of the last step's last query row, where exported.
     last_attentions: Vec<Tensor>,
+    /// Time inside the graphs during the last `understand` / `generate_tokens` call.
+    graph_time: std::time::Duration,
 }
 
 fn bad_graph(graph: &str, what: String) -> Error {
@@ -347,6 +349,7 @@ impl Janus {
             len: 0,
             batch: 0,
             last_attentions: Vec::new(),
+            graph_time: std::time::Duration::ZERO,
         })
     }
 
@@ -416,7 +419,9 @@ impl Janus {
         for ((name, _), t) in self.cache.names.iter().zip(&self.past) {
             inputs.push(Input::new(name, t.view()));
         }
+        let t = std::time::Instant::now();
         self.lm.run(&inputs, &mut self.lm_out)?;
+        self.graph_time += t.elapsed();
         drop(inputs);
         // The outputs' cache becomes the next step's; the old one takes the next outputs.
         for (k, &(_, pos)) in self.cache.names.iter().enumerate() {
@@ -446,7 +451,9 @@ impl Janus {
         let head = if generation { &mut self.gen_head } else { &mut self.lm_head };
         let name = head.inputs().first().map(|i| i.name.clone()).unwrap_or_default();
         let input = convert_for(&last, head.inputs().first())?;
+        let t = std::time::Instant::now();
         head.run(&[Input::new(&name, input.view())], &mut self.head_out)?;
+        self.graph_time += t.elapsed();
         let logits = &self.head_out[0];
         let v = *logits.shape().last().unwrap_or(&0);
         let flat = logits.to_f32_vec();
@@ -485,6 +492,7 @@ impl Janus {
         let ids_shape = [batch, len];
         let px_in = Tensor::from_f32(&px_shape, px)?;
         let px_in = convert_for(&px_in, declared(self.prep.inputs(), "pixel_values"))?;
+        let started = std::time::Instant::now();
         self.prep.run(
             &[
                 Input::new("input_ids", TensorView::i64(&ids_shape, ids)?),
@@ -494,6 +502,7 @@ impl Janus {
             ],
             &mut self.prep_out,
         )?;
+        self.graph_time += started.elapsed();
         as_f32(&self.prep_out[0])
     }
 
@@ -512,6 +521,7 @@ impl Janus {
             return Err(Error::new(ErrorKind::InvalidInput, "the prompt is empty"));
         }
         self.reset(1);
+        self.graph_time = std::time::Duration::ZERO;
         let embeds = self.embed_text(prompt, 1, images)?;
         self.step(&embeds)?;
         let mut out = Vec::new();
@@ -552,6 +562,7 @@ impl Janus {
         let rows = if guided { 2 } else { 1 };
         let ids = if guided { self.cfg_rows(prompt) } else { prompt.to_vec() };
         self.reset(rows);
+        self.graph_time = std::time::Duration::ZERO;
         let embeds = self.embed_text(&ids, rows, &[])?;
         self.step(&embeds)?;
         let t = self.cfg.num_image_tokens;
@@ -574,7 +585,9 @@ impl Janus {
             }
             let ids = vec![tok; rows];
             let shape = [rows, 1];
+            let t0 = std::time::Instant::now();
             self.gen_embeds.run(&[Input::new("image_ids", TensorView::i64(&shape, &ids)?)], &mut self.embed_out)?;
+            self.graph_time += t0.elapsed();
             let e = as_f32(&self.embed_out[0])?;
             self.step(&e)?;
         }
@@ -647,6 +660,12 @@ impl Janus {
     /// where the export has them.
     pub fn last_attentions(&self) -> &[Tensor] {
         &self.last_attentions
+    }
+
+    /// Seconds spent inside the graphs during the last `understand` / `generate_tokens` call (the
+    /// rest of its wall time is edgert's: sampling, guidance, conversions, cache bookkeeping).
+    pub fn graph_seconds(&self) -> f64 {
+        self.graph_time.as_secs_f64()
     }
 
     /// Tokens in the cache.

@@ -2,6 +2,7 @@
 
 mod doctor;
 mod inspect;
+mod multimodal;
 #[cfg(feature = "live")]
 mod live;
 mod separate;
@@ -28,6 +29,10 @@ enum Command {
     Separate(separate::SeparateArgs),
     /// Print the speech segments of an audio file (Silero VAD).
     Vad(separate::VadArgs),
+    /// Answer a question about an image with a Janus-layout model, streaming the answer.
+    Describe(multimodal::DescribeArgs),
+    /// Draw an image from a prompt with a Janus-layout model (classifier-free guidance).
+    Generate(multimodal::GenerateArgs),
     /// Separate live: from a capture device to a playback device or a WAV file (feature `live`).
     #[cfg(feature = "live")]
     Live(live::LiveArgs),
@@ -45,6 +50,8 @@ fn main() -> ExitCode {
         Command::Doctor(a) => doctor::run(&a),
         Command::Separate(a) => separate::separate(&a),
         Command::Vad(a) => separate::vad(&a),
+        Command::Describe(a) => multimodal::describe(&a),
+        Command::Generate(a) => multimodal::generate(&a),
         #[cfg(feature = "live")]
         Command::Live(a) => live::run(&a),
     };

@@ -100,7 +100,7 @@ fn chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
 }
 
 /// An 8-bit RGB PNG with the image data in stored (uncompressed) deflate blocks.
-fn encode_png(width: usize, height: usize, rgb: &[u8]) -> Vec<u8> {
+pub(crate) fn encode_png(width: usize, height: usize, rgb: &[u8]) -> Vec<u8> {
     let mut raw = Vec::with_capacity((width * 3 + 1) * height);
     for row in rgb.chunks(width * 3) {
         raw.push(0); // filter: none
@@ -130,7 +130,7 @@ fn encode_png(width: usize, height: usize, rgb: &[u8]) -> Vec<u8> {
 pub fn check_target(path: &Path) -> Result<()> {
     match path.parent() {
         Some(d) if !d.as_os_str().is_empty() && !d.is_dir() => {
-            Err(Error::new(ErrorKind::Io, format!("the spectrogram's folder `{}` does not exist", d.display())))
+            Err(Error::new(ErrorKind::Io, format!("the output folder `{}` does not exist", d.display())))
         }
         _ => Ok(()),
     }

@@ -1,0 +1,270 @@
+//! `edgert describe IMAGE --prompt TEXT` and `edgert generate PROMPT -o OUT.png` on a Janus-layout
+//! export (a folder with config.json, tokenizer.json and onnx/).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use edgert::backend::BackendChoice;
+use edgert::error::{Error, ErrorKind};
+use edgert::multimodal::{Janus, JanusOptions, RgbImage, Sampler, Variant};
+use edgert::Result;
+use serde_json::json;
+
+#[derive(clap::Args)]
+pub struct ModelArgs {
+    /// A Janus-layout export: config.json, tokenizer.json and onnx/<graph><suffix>.onnx.
+    #[arg(long)]
+    model: PathBuf,
+    /// tract, ort-cpu, ort-cuda, ort-tensorrt or auto.
+    #[arg(long, default_value = "ort-cpu")]
+    backend: String,
+    /// Which files to load: fp32, fp16, int8, uint8, quantized, q4, q4f16.
+    #[arg(long, default_value = "fp32")]
+    variant: String,
+    /// Another variant for one graph, e.g. language_model=q4f16 (repeatable).
+    #[arg(long = "graph-variant", value_name = "GRAPH=VARIANT")]
+    graph_variant: Vec<String>,
+    /// Intra-op threads per graph (ONNX Runtime).
+    #[arg(long, default_value_t = 4)]
+    threads: usize,
+    /// Sampling temperature; 0 is greedy.
+    #[arg(long)]
+    temperature: Option<f32>,
+    /// Keep the k most likely tokens (0: all).
+    #[arg(long, default_value_t = 0)]
+    top_k: usize,
+    /// Keep the most likely tokens up to this probability mass.
+    #[arg(long, default_value_t = 1.0)]
+    top_p: f32,
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Print a JSON report (text or file, token counts, timings) on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+pub struct DescribeArgs {
+    /// The image (PNG or JPEG).
+    image: PathBuf,
+    /// The question.
+    #[arg(short, long, default_value = "Describe this image.")]
+    prompt: String,
+    #[arg(long, default_value_t = 256)]
+    max_new_tokens: usize,
+    #[command(flatten)]
+    model: ModelArgs,
+}
+
+#[derive(clap::Args)]
+pub struct GenerateArgs {
+    /// What to draw.
+    prompt: String,
+    /// The PNG to write.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Classifier-free guidance weight (default: the model's, else 5; 1 turns it off).
+    #[arg(long)]
+    cfg: Option<f32>,
+    #[command(flatten)]
+    model: ModelArgs,
+}
+
+const SYSTEM: &str = "You are a helpful language and vision assistant. You are able to understand the visual content that the user provides, and assist the user with a variety of tasks using natural language.";
+
+struct Loaded {
+    janus: Janus,
+    tokenizer: tokenizers::Tokenizer,
+    load_seconds: f64,
+}
+
+fn load(a: &ModelArgs) -> Result<Loaded> {
+    let t = Instant::now();
+    let mut overrides = Vec::new();
+    for g in &a.graph_variant {
+        let (name, v) = g
+            .split_once('=')
+            .ok_or_else(|| Error::new(ErrorKind::InvalidInput, format!("--graph-variant takes GRAPH=VARIANT, not `{g}`")))?;
+        if !edgert::multimodal::janus::GRAPHS.contains(&name) {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!("no graph `{name}` in the Janus layout ({})", edgert::multimodal::janus::GRAPHS.join(", ")),
+            ));
+        }
+        overrides.push((name.to_string(), Variant::parse(v)?));
+    }
+    let opts = JanusOptions {
+        backend: BackendChoice::parse(&a.backend)?,
+        threads: a.threads,
+        variant: Variant::parse(&a.variant)?,
+        overrides,
+        max_length: 2048,
+    };
+    let janus = Janus::open(&a.model, &opts)?;
+    let tk = a.model.join("tokenizer.json");
+    let tokenizer = tokenizers::Tokenizer::from_file(&tk)
+        .map_err(|e| Error::new(ErrorKind::InvalidPackage, format!("`{}`: {e}", tk.display())))?;
+    Ok(Loaded { janus, tokenizer, load_seconds: t.elapsed().as_secs_f64() })
+}
+
+fn sampler(a: &ModelArgs, default_temperature: f32) -> Result<Sampler> {
+    let t = a.temperature.unwrap_or(default_temperature);
+    if !(t >= 0.0 && t.is_finite()) || !(a.top_p > 0.0 && a.top_p <= 1.0) {
+        return Err(Error::new(ErrorKind::InvalidInput, format!("--temperature must be ≥ 0 and --top-p in (0, 1]; got {t} and {}", a.top_p)));
+    }
+    Ok(if t == 0.0 { Sampler::greedy() } else { Sampler::new(t, a.top_k, a.top_p, a.seed) })
+}
+
+fn encode(tk: &tokenizers::Tokenizer, text: &str) -> Result<Vec<i64>> {
+    let e = tk.encode(text, false).map_err(|e| Error::new(ErrorKind::InvalidInput, format!("tokenizing the prompt: {e}")))?;
+    Ok(e.get_ids().iter().map(|&i| i64::from(i)).collect())
+}
+
+fn special(tk: &tokenizers::Tokenizer, token: &str, fallback: Option<i64>) -> Result<i64> {
+    tk.token_to_id(token).map(i64::from).or(fallback).ok_or_else(|| {
+        Error::new(ErrorKind::InvalidPackage, format!("the tokenizer has no `{token}` token"))
+    })
+}
+
+fn read_image(path: &Path) -> Result<RgbImage> {
+    let img = image::ImageReader::open(path)
+        .map_err(|e| Error::io("reading", path, &e))?
+        .with_guessed_format()
+        .map_err(|e| Error::io("reading", path, &e))?
+        .decode()
+        .map_err(|e| Error::new(ErrorKind::InvalidInput, format!("`{}` is not an image edgert reads (PNG, JPEG): {e}", path.display())))?
+        .to_rgb8();
+    let (w, h) = img.dimensions();
+    Ok(RgbImage { width: w as usize, height: h as usize, rgb: img.into_raw() })
+}
+
+pub fn describe(args: &DescribeArgs) -> Result<ExitCode> {
+    if args.prompt.trim().is_empty() {
+        return Err(Error::new(ErrorKind::InvalidInput, "the prompt is empty"));
+    }
+    let image = read_image(&args.image)?;
+    let mut m = load(&args.model)?;
+    let mut sampler = sampler(&args.model, 0.0)?;
+    let c = m.janus.config().clone();
+    // The DeepSeek chat format Janus was tuned on, the image where the user turn starts.
+    let boi = special(&m.tokenizer, "<begin_of_image>", c.boi_token_id)?;
+    let eoi = special(&m.tokenizer, "<end_of_image>", None)?;
+    let mut prompt = vec![c.bos_token_id];
+    prompt.extend(encode(&m.tokenizer, &format!("{SYSTEM}\n\n<|User|>: "))?);
+    prompt.push(boi);
+    prompt.extend(std::iter::repeat_n(c.image_token_id, c.num_image_tokens));
+    prompt.push(eoi);
+    prompt.extend(encode(&m.tokenizer, &format!("\n{}\n\n<|Assistant|>:", args.prompt.trim()))?);
+    let pixels = m.janus.preprocess(&image)?;
+
+    let start = Instant::now();
+    let mut first: Option<f64> = None;
+    let mut tokens: Vec<u32> = Vec::new();
+    let mut printed = 0usize;
+    let json = args.model.json;
+    let tk = m.tokenizer.clone();
+    let eos = c.eos_token_id;
+    let out = m.janus.understand(&prompt, &[pixels], args.max_new_tokens, &mut sampler, &mut |t| {
+        first.get_or_insert_with(|| start.elapsed().as_secs_f64());
+        if t != eos {
+            tokens.push(t as u32);
+            if !json {
+                // Stream: print what the decoded text has grown by.
+                if let Ok(text) = tk.decode(&tokens, true) {
+                    if text.len() > printed && text.is_char_boundary(printed) {
+                        print!("{}", &text[printed..]);
+                        let _ = std::io::stdout().flush();
+                        printed = text.len();
+                    }
+                }
+            }
+        }
+        true
+    })?;
+    let total = start.elapsed().as_secs_f64();
+    let text = m.tokenizer.decode(&tokens, true).unwrap_or_default();
+    let ttft = first.unwrap_or(total);
+    let rate = if out.len() > 1 && total > ttft { (out.len() - 1) as f64 / (total - ttft) } else { 0.0 };
+    if json {
+        println!(
+            "{}",
+            json!({"text": text, "tokens": out.len(), "prompt_tokens": prompt.len(), "time_to_first_token_s": ttft,
+                   "tokens_per_s": rate, "load_s": m.load_seconds, "provider": m.janus.provider().to_string(),
+                   "total_s": total, "graph_s": m.janus.graph_seconds(),
+                   "overhead": 1.0 - m.janus.graph_seconds() / total.max(1e-12)})
+        );
+    } else {
+        println!();
+        eprintln!(
+            "{} tokens; time to first token {:.0} ms ({} prompt tokens); {:.1} tokens/s; loaded in {:.2} s on {}",
+            out.len(),
+            ttft * 1000.0,
+            prompt.len(),
+            rate,
+            m.load_seconds,
+            m.janus.provider()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn generate(args: &GenerateArgs) -> Result<ExitCode> {
+    if args.prompt.trim().is_empty() {
+        return Err(Error::new(ErrorKind::InvalidInput, "the prompt is empty"));
+    }
+    crate::spectrogram::check_target(&args.output)?;
+    let mut m = load(&args.model)?;
+    let mut sampler = sampler(&args.model, 1.0)?;
+    let c = m.janus.config().clone();
+    let cfg = args.cfg.unwrap_or(c.guidance_scale);
+    if !(cfg >= 0.0 && cfg.is_finite()) {
+        return Err(Error::new(ErrorKind::InvalidInput, format!("--cfg must be a non-negative number, not {cfg}")));
+    }
+    let boi = special(&m.tokenizer, "<begin_of_image>", c.boi_token_id)?;
+    let mut prompt = vec![c.bos_token_id];
+    prompt.extend(encode(&m.tokenizer, &format!("<|User|>: {}\n\n<|Assistant|>:", args.prompt.trim()))?);
+    prompt.push(boi);
+    let start = Instant::now();
+    let mut first: Option<f64> = None;
+    let tokens = m.janus.generate_tokens(&prompt, cfg, &mut sampler, &mut |_, _| {
+        first.get_or_insert_with(|| start.elapsed().as_secs_f64());
+        true
+    })?;
+    let gen_s = start.elapsed().as_secs_f64();
+    let image = m.janus.decode_image(&tokens)?;
+    let total = start.elapsed().as_secs_f64();
+    let png = crate::spectrogram::encode_png(image.width, image.height, &image.rgb);
+    let tmp = args.output.with_extension("png.edgert-tmp");
+    std::fs::write(&tmp, png).map_err(|e| Error::io("writing", &tmp, &e))?;
+    std::fs::rename(&tmp, &args.output).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io("writing", &args.output, &e)
+    })?;
+    let ttft = first.unwrap_or(gen_s);
+    let rate = tokens.len() as f64 / gen_s.max(1e-9);
+    if args.model.json {
+        println!(
+            "{}",
+            json!({"output": args.output.display().to_string(), "image_tokens": tokens.len(), "cfg": cfg,
+                   "width": image.width, "height": image.height, "time_to_first_token_s": ttft,
+                   "tokens_per_s": rate, "total_s": total, "load_s": m.load_seconds,
+                   "generation_s": gen_s, "graph_s": m.janus.graph_seconds(),
+                   "overhead": 1.0 - m.janus.graph_seconds() / gen_s.max(1e-12),
+                   "provider": m.janus.provider().to_string()})
+        );
+    } else {
+        eprintln!(
+            "{} image tokens (cfg {cfg}); time to first token {:.0} ms; {:.1} tokens/s; {}×{} image written to {} in {:.2} s",
+            tokens.len(),
+            ttft * 1000.0,
+            rate,
+            image.width,
+            image.height,
+            args.output.display(),
+            total
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
