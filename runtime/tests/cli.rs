@@ -442,3 +442,30 @@ fn describe_and_generate_run_a_janus_export() {
     }
     assert!(!dir.join("x.png").exists());
 }
+
+/// `inspect-alignment` on the tiny Janus export: I_l for every layer and both tasks, in [0, 1],
+/// the plot written; understanding without an image refused.
+#[test]
+fn inspect_alignment_reports_every_layer_and_plots() {
+    let model = janus_tiny();
+    let m = model.to_str().unwrap();
+    let dir = std::env::temp_dir().join(format!("edgert-cli-align-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let img = dir.join("img.png");
+    json(&edgert(&["generate", "w3", "-o", img.to_str().unwrap(), "--model", m, "--json"], &[]));
+    let plot = dir.join("align.png");
+    let r = json(&edgert(
+        &["inspect-alignment", "--model", m, "--image", img.to_str().unwrap(), "--prompt", "w5", "-o", plot.to_str().unwrap(), "--json"],
+        &[],
+    ));
+    assert_eq!(r["layers"], 2, "{r}");
+    for task in ["understanding", "generation"] {
+        let v = r[task].as_array().unwrap_or_else(|| panic!("{task} missing: {r}"));
+        assert_eq!(v.len(), 2);
+        assert!(v.iter().all(|x| (0.0..=1.0).contains(&x.as_f64().unwrap())), "{r}");
+    }
+    assert_eq!(&std::fs::read(&plot).unwrap()[1..4], b"PNG");
+    let o = edgert(&["inspect-alignment", "--model", m, "--task", "und"], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("--image"), "{}", text(&o));
+}

@@ -160,3 +160,33 @@ fn preprocessing_letterboxes_on_the_background_colour() {
     assert!((x[0] - bg).abs() < 1e-6, "corner {} vs background {bg}", x[0]);
     assert!((x[(s / 2) * s + s / 2] - white).abs() < 1e-5, "centre {} vs white {white}", x[(s / 2) * s + s / 2]);
 }
+
+/// I_l per layer, traced during decoding, against the same quantity computed from transformers'
+/// eager attention on the same sequences (float32; 1e-4 absolute).
+#[test]
+fn alignment_matches_transformers_attention() {
+    let g = golden();
+    let want_und: Vec<f32> = g["alignment"]["understanding"]["per_layer"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+    let want_gen: Vec<f32> = g["alignment"]["generation"]["per_layer"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+    for backend in backends() {
+        let mut m = open(backend);
+        m.trace_alignment_on(true).unwrap();
+        let case = &g["understanding"][0];
+        let mut image = Vec::new();
+        floats(&case["image"], &mut image);
+        let pixels: Vec<f32> = image.iter().map(|&x| (x - 0.5) / 0.5).collect();
+        let n = ints(&case["tokens"]).len();
+        m.understand(&ints(&case["prompt"]), &[pixels], n, &mut Sampler::greedy(), &mut |_| true).unwrap();
+        let und = m.alignment().expect("traced");
+        let case = &g["generation"][0];
+        m.generate_tokens(&ints(&case["prompt"]), case["cfg"].as_f64().unwrap() as f32, &mut Sampler::greedy(), &mut |_, _| true)
+            .unwrap();
+        let gen = m.alignment().expect("traced");
+        for (name, got, want) in [("understanding", &und, &want_und), ("generation", &gen, &want_gen)] {
+            assert_eq!(got.len(), want.len(), "{backend:?} {name}");
+            for (l, (a, b)) in got.iter().zip(want.iter()).enumerate() {
+                assert!((a - b).abs() < 1e-4, "{backend:?} {name} layer {l}: I_l {a} vs transformers {b}");
+            }
+        }
+    }
+}

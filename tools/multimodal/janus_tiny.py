@@ -383,7 +383,31 @@ def main():
         gen.append({"prompt": prompt, "cfg": 4.0, "tokens": toks[0].tolist(), "first_logits": cfg_logits.tolist(),
                     "image": img[0].tolist()})
 
-    golden = {"image_token_id": IMAGE_TOKEN, "bos": BOS, "eos": EOS, "pad": PAD, "boi": BOI,
+    # --- golden: alignment I_l per layer (MISSION.md's definition), from transformers' own eager
+    # attention on the sequences decoded above: understanding = answer-token queries → image keys;
+    # generation = image-token queries → text-prompt keys (the conditional row).
+    m.set_attn_implementation("eager")
+    lm_t = m.model.language_model
+    case = und[0]
+    prompt, answer = case["prompt"], case["tokens"]
+    seq = torch.tensor([prompt + answer[:-1]])
+    px = (torch.tensor(case["image"]).unsqueeze(0) - 0.5) / 0.5
+    with torch.no_grad():
+        att = m(input_ids=seq, pixel_values=px, attention_mask=torch.ones_like(seq), output_attentions=True).attentions
+    img_keys = torch.tensor([t == IMAGE_TOKEN for t in prompt] + [False] * (len(answer) - 1))
+    rows = slice(len(prompt), len(prompt) + len(answer) - 1)
+    und_il = [a[0, :, rows, :][..., img_keys].sum(-1).mean().item() for a in att]
+    gcase = gen[0]
+    prompt, toks = gcase["prompt"], gcase["tokens"]
+    with torch.no_grad():
+        e = torch.cat([lm_t.embed_tokens(torch.tensor([prompt])),
+                       m.prepare_embeddings_for_image_generation(torch.tensor([toks[:-1]]))], dim=1)
+        att = lm_t(inputs_embeds=e, attention_mask=torch.ones(1, e.shape[1], dtype=torch.long), output_attentions=True).attentions
+    rows = slice(len(prompt), len(prompt) + len(toks) - 1)
+    gen_il = [a[0, :, rows, :len(prompt)].sum(-1).mean().item() for a in att]
+    alignment = {"understanding": {"case": 0, "per_layer": und_il}, "generation": {"case": 0, "per_layer": gen_il}}
+
+    golden = {"alignment": alignment, "image_token_id": IMAGE_TOKEN, "bos": BOS, "eos": EOS, "pad": PAD, "boi": BOI,
               "num_image_tokens": T, "image_size": v.image_size, "understanding": und, "generation": gen}
     (out / "golden.json").write_text(json.dumps(golden))
     # The configuration files a Janus export carries, with the keys edgert reads.

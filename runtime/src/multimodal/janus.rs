@@ -215,8 +215,12 @@ pub struct Janus {
     /// Tokens the cache holds.
     len: usize,
     batch: usize,
-    /// Per-layer attention probabilities of the last step's last query row, where exported.
-    last_attentions: Vec<Tensor>,
+    /// Alignment tracking (where the export has attention outputs): which cached positions are
+    /// the other modality's keys, and per layer the summed mass on them over traced steps.
+    align_keys: Vec<bool>,
+    align_sums: Vec<f64>,
+    align_rows: usize,
+    align_on: bool,
     /// Time inside the graphs during the last `understand` / `generate_tokens` call.
     graph_time: std::time::Duration,
 }
@@ -348,7 +352,10 @@ impl Janus {
             max_length,
             len: 0,
             batch: 0,
-            last_attentions: Vec::new(),
+            align_keys: Vec::new(),
+            align_sums: Vec::new(),
+            align_rows: 0,
+            align_on: false,
             graph_time: std::time::Duration::ZERO,
         })
     }
@@ -427,11 +434,63 @@ impl Janus {
         for (k, &(_, pos)) in self.cache.names.iter().enumerate() {
             std::mem::swap(&mut self.past[k], &mut self.lm_out[pos]);
         }
-        if !self.attn_ix.is_empty() {
-            self.last_attentions = self.attn_ix.iter().map(|&i| self.lm_out[i].clone()).collect();
+        if self.align_on && s == 1 && !self.attn_ix.is_empty() {
+            self.trace_alignment(total)?;
         }
         self.len = total;
         Ok(())
+    }
+
+    /// Adds this decode step's attention mass on the key positions (row 0, averaged over heads)
+    /// to the per-layer sums.
+    fn trace_alignment(&mut self, total: usize) -> Result<()> {
+        self.align_sums.resize(self.attn_ix.len(), 0.0);
+        for (l, &ix) in self.attn_ix.iter().enumerate() {
+            let a = &self.lm_out[ix];
+            let sh = a.shape();
+            if sh.len() != 4 || sh[2] != 1 || sh[3] != total {
+                return Err(bad_graph("language_model", format!("`attentions.{l}` has shape {sh:?}, not [batch, heads, 1, {total}]")));
+            }
+            let heads = sh[1];
+            let v = a.to_f32_vec();
+            let mut mass = 0.0f64;
+            for h in 0..heads {
+                let row = &v[h * total..(h + 1) * total];
+                mass += row.iter().zip(&self.align_keys).filter(|(_, &k)| k).map(|(&p, _)| f64::from(p)).sum::<f64>();
+            }
+            self.align_sums[l] += mass / heads as f64;
+        }
+        self.align_rows += 1;
+        Ok(())
+    }
+
+    /// Traces, during the following `understand` / `generate_tokens` calls, each layer's
+    /// cross-modal attention interaction I_l (see [`Janus::alignment`]). Needs an export with
+    /// `attentions.{i}` outputs.
+    pub fn trace_alignment_on(&mut self, on: bool) -> Result<()> {
+        if on && self.attn_ix.is_empty() {
+            return Err(Error::new(
+                ErrorKind::InvalidPackage,
+                "this export's language model has no `attentions.{i}` outputs: alignment cannot be measured",
+            ));
+        }
+        self.align_on = on;
+        Ok(())
+    }
+
+    /// I_l per layer for the last traced call: the mean over heads and query tokens of the
+    /// post-softmax attention mass on the other modality's keys — understanding: each generated
+    /// answer token's query on the image tokens; generation: each image token's query on the text
+    /// prompt (conditional row). None if nothing was traced.
+    pub fn alignment(&self) -> Option<Vec<f32>> {
+        (self.align_rows > 0).then(|| self.align_sums.iter().map(|&s| (s / self.align_rows as f64) as f32).collect())
+    }
+
+    fn start_trace(&mut self, keys: Vec<bool>) {
+        self.align_keys = keys;
+        self.align_keys.resize(self.max_length, false);
+        self.align_sums.clear();
+        self.align_rows = 0;
     }
 
     /// The last position's hidden state through a head: logits [batch, vocab] as f32.
@@ -522,6 +581,8 @@ impl Janus {
         }
         self.reset(1);
         self.graph_time = std::time::Duration::ZERO;
+        let keys = prompt.iter().map(|&t| !images.is_empty() && t == self.cfg.image_token_id).collect();
+        self.start_trace(keys);
         let embeds = self.embed_text(prompt, 1, images)?;
         self.step(&embeds)?;
         let mut out = Vec::new();
@@ -563,6 +624,7 @@ impl Janus {
         let ids = if guided { self.cfg_rows(prompt) } else { prompt.to_vec() };
         self.reset(rows);
         self.graph_time = std::time::Duration::ZERO;
+        self.start_trace(vec![true; prompt.len()]);
         let embeds = self.embed_text(&ids, rows, &[])?;
         self.step(&embeds)?;
         let t = self.cfg.num_image_tokens;
@@ -654,12 +716,6 @@ impl Janus {
             }
         }
         Ok(out)
-    }
-
-    /// Per-layer attention probabilities of the last step ([batch, heads, new, total] each),
-    /// where the export has them.
-    pub fn last_attentions(&self) -> &[Tensor] {
-        &self.last_attentions
     }
 
     /// Seconds spent inside the graphs during the last `understand` / `generate_tokens` call (the

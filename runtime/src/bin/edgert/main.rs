@@ -33,6 +33,9 @@ enum Command {
     Describe(multimodal::DescribeArgs),
     /// Draw an image from a prompt with a Janus-layout model (classifier-free guidance).
     Generate(multimodal::GenerateArgs),
+    /// Per-layer cross-modal attention interaction I_l of a Janus-layout model that exports its
+    /// attention probabilities, for understanding and generation, as a table and a PNG plot.
+    InspectAlignment(multimodal::AlignmentArgs),
     /// Separate live: from a capture device to a playback device or a WAV file (feature `live`).
     #[cfg(feature = "live")]
     Live(live::LiveArgs),
@@ -52,6 +55,7 @@ fn main() -> ExitCode {
         Command::Vad(a) => separate::vad(&a),
         Command::Describe(a) => multimodal::describe(&a),
         Command::Generate(a) => multimodal::generate(&a),
+        Command::InspectAlignment(a) => multimodal::alignment(&a),
         #[cfg(feature = "live")]
         Command::Live(a) => live::run(&a),
     };

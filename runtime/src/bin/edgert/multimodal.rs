@@ -268,3 +268,159 @@ pub fn generate(args: &GenerateArgs) -> Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+#[derive(clap::Args)]
+pub struct AlignmentArgs {
+    /// und (answer-token queries → image keys), gen (image-token queries → prompt keys) or both.
+    #[arg(long, default_value = "both")]
+    task: String,
+    /// The image for understanding.
+    #[arg(long)]
+    image: Option<PathBuf>,
+    /// The question for understanding.
+    #[arg(long, default_value = "Describe this image.")]
+    prompt: String,
+    /// The prompt for generation.
+    #[arg(long, default_value = "a red circle at the top left")]
+    gen_prompt: String,
+    /// Answer tokens to trace for understanding.
+    #[arg(long, default_value_t = 32)]
+    max_new_tokens: usize,
+    /// Also write a PNG line plot of I_l against layer (blue: understanding, red: generation).
+    #[arg(short, long)]
+    output: Option<PathBuf>,
+    /// Classifier-free guidance weight for generation (default: the model's).
+    #[arg(long)]
+    cfg: Option<f32>,
+    #[command(flatten)]
+    model: ModelArgs,
+}
+
+fn understanding_prompt(m: &Loaded, question: &str) -> Result<Vec<i64>> {
+    let c = m.janus.config();
+    let boi = special(&m.tokenizer, "<begin_of_image>", c.boi_token_id)?;
+    let eoi = special(&m.tokenizer, "<end_of_image>", None)?;
+    let mut prompt = vec![c.bos_token_id];
+    prompt.extend(encode(&m.tokenizer, &format!("{SYSTEM}\n\n<|User|>: "))?);
+    prompt.push(boi);
+    prompt.extend(std::iter::repeat_n(c.image_token_id, c.num_image_tokens));
+    prompt.push(eoi);
+    prompt.extend(encode(&m.tokenizer, &format!("\n{}\n\n<|Assistant|>:", question.trim()))?);
+    Ok(prompt)
+}
+
+fn generation_prompt(m: &Loaded, text: &str) -> Result<Vec<i64>> {
+    let c = m.janus.config();
+    let boi = special(&m.tokenizer, "<begin_of_image>", c.boi_token_id)?;
+    let mut prompt = vec![c.bos_token_id];
+    prompt.extend(encode(&m.tokenizer, &format!("<|User|>: {}\n\n<|Assistant|>:", text.trim()))?);
+    prompt.push(boi);
+    Ok(prompt)
+}
+
+/// `edgert inspect-alignment`: I_l per layer for understanding and generation.
+pub fn alignment(args: &AlignmentArgs) -> Result<ExitCode> {
+    let (und, gen) = match args.task.as_str() {
+        "und" => (true, false),
+        "gen" => (false, true),
+        "both" => (true, true),
+        other => return Err(Error::new(ErrorKind::InvalidInput, format!("--task takes und, gen or both, not `{other}`"))),
+    };
+    if und && args.image.is_none() {
+        return Err(Error::new(ErrorKind::InvalidInput, "understanding needs an image: --image PATH (or --task gen)"));
+    }
+    if let Some(o) = &args.output {
+        crate::spectrogram::check_target(o)?;
+    }
+    let image = args.image.as_deref().filter(|_| und).map(read_image).transpose()?;
+    let mut m = load(&args.model)?;
+    m.janus.trace_alignment_on(true)?;
+    let mut u = None;
+    let mut g = None;
+    if let Some(image) = image {
+        let prompt = understanding_prompt(&m, &args.prompt)?;
+        let pixels = m.janus.preprocess(&image)?;
+        m.janus.understand(&prompt, &[pixels], args.max_new_tokens.max(2), &mut sampler(&args.model, 0.0)?, &mut |_| true)?;
+        u = m.janus.alignment();
+        if u.is_none() {
+            return Err(Error::new(ErrorKind::InvalidInput, "the answer ended at its first token: nothing to trace"));
+        }
+    }
+    if gen {
+        let prompt = generation_prompt(&m, &args.gen_prompt)?;
+        let cfg = args.cfg.unwrap_or(m.janus.config().guidance_scale);
+        m.janus.generate_tokens(&prompt, cfg, &mut sampler(&args.model, 0.0)?, &mut |_, _| true)?;
+        g = m.janus.alignment();
+    }
+    let layers = u.as_ref().or(g.as_ref()).map_or(0, Vec::len);
+    if args.model.json {
+        println!("{}", json!({"understanding": u, "generation": g, "layers": layers}));
+    } else {
+        println!("layer  I_l understanding  I_l generation");
+        for l in 0..layers {
+            let f = |v: &Option<Vec<f32>>| v.as_ref().map_or("-".to_string(), |v| format!("{:.4}", v[l]));
+            println!("{l:>5}  {:>17}  {:>14}", f(&u), f(&g));
+        }
+    }
+    if let Some(o) = &args.output {
+        let png = plot(&[(u.as_deref(), [40, 90, 220]), (g.as_deref(), [220, 50, 40])]);
+        let tmp = o.with_extension("png.edgert-tmp");
+        std::fs::write(&tmp, png).map_err(|e| Error::io("writing", &tmp, &e))?;
+        std::fs::rename(&tmp, o).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            Error::io("writing", o, &e)
+        })?;
+        eprintln!("plot written to {} (x: layer, y: I_l from 0 to 1; blue: understanding, red: generation)", o.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A line plot, 640×400: x = layer, y = I_l in [0, 1], grid at quarters.
+fn plot(series: &[(Option<&[f32]>, [u8; 3])]) -> Vec<u8> {
+    let (w, h, pad) = (640usize, 400usize, 30usize);
+    let mut rgb = vec![255u8; w * h * 3];
+    let put = |rgb: &mut Vec<u8>, x: usize, y: usize, c: [u8; 3]| {
+        if x < w && y < h {
+            rgb[(y * w + x) * 3..(y * w + x) * 3 + 3].copy_from_slice(&c);
+        }
+    };
+    for q in 0..=4 {
+        let y = h - pad - q * (h - 2 * pad) / 4;
+        for x in pad..w - pad {
+            put(&mut rgb, x, y, if q == 0 { [0, 0, 0] } else { [220, 220, 220] });
+        }
+    }
+    for y in pad..=h - pad {
+        put(&mut rgb, pad, y, [0, 0, 0]);
+    }
+    for (values, colour) in series {
+        let Some(v) = values else { continue };
+        let n = v.len().max(2) - 1;
+        let to_px = |l: usize, i: f32| {
+            let x = pad as f32 + l as f32 * (w - 2 * pad) as f32 / n as f32;
+            let y = (h - pad) as f32 - i.clamp(0.0, 1.0) * (h - 2 * pad) as f32;
+            (x, y)
+        };
+        for l in 0..v.len() {
+            let (x0, y0) = to_px(l, v[l]);
+            for dx in -3i32..=3 {
+                for dy in -3i32..=3 {
+                    put(&mut rgb, (x0 as i32 + dx) as usize, (y0 as i32 + dy) as usize, *colour);
+                }
+            }
+            if l + 1 < v.len() {
+                let (x1, y1) = to_px(l + 1, v[l + 1]);
+                let steps = ((x1 - x0).abs().max((y1 - y0).abs()) as usize).max(1) * 2;
+                for k in 0..=steps {
+                    let t = k as f32 / steps as f32;
+                    let (x, y) = (x0 + t * (x1 - x0), y0 + t * (y1 - y0));
+                    for d in 0..2 {
+                        put(&mut rgb, x as usize + d, y as usize, *colour);
+                        put(&mut rgb, x as usize, y as usize + d, *colour);
+                    }
+                }
+            }
+        }
+    }
+    crate::spectrogram::encode_png(w, h, &rgb)
+}
