@@ -24,10 +24,11 @@ use std::path::{Path, PathBuf};
 
 use half::f16;
 
+use super::kv::KvGraph;
 use super::sampling::{cfg_combine, Sampler};
 use crate::backend::{self, BackendChoice, Graph, Session, SessionOptions};
 use crate::error::{Error, ErrorKind, Result};
-use crate::tensor::{DType, Dim, Input, Tensor, TensorData, TensorInfo, TensorView};
+use crate::tensor::{DType, Input, Tensor, TensorData, TensorInfo, TensorView};
 
 /// Which file of each graph to load (transformers.js' dtype suffixes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -180,41 +181,22 @@ pub struct RgbImage {
     pub rgb: Vec<u8>,
 }
 
-/// The language model's cache layout, read from its declared inputs.
-#[derive(Debug, Clone)]
-struct Cache {
-    layers: usize,
-    heads: usize,
-    head_dim: usize,
-    dtype: DType,
-    /// Input index in `past` order (key 0, value 0, key 1, …) → (input name, output position).
-    names: Vec<(String, usize)>,
-}
-
 /// A loaded Janus export. See the module docs.
 pub struct Janus {
     cfg: JanusConfig,
     dir: PathBuf,
     prep: Box<dyn Session>,
-    lm: Box<dyn Session>,
+    lm: KvGraph,
     lm_head: Box<dyn Session>,
     gen_head: Box<dyn Session>,
     gen_embeds: Box<dyn Session>,
     decode: Box<dyn Session>,
-    cache: Cache,
     hidden_ix: usize,
-    attn_ix: Vec<usize>,
     max_length: usize,
-    /// The cache read by the next step, one tensor per `cache.names`.
-    past: Vec<Tensor>,
-    lm_out: Vec<Tensor>,
     head_out: Vec<Tensor>,
     prep_out: Vec<Tensor>,
     embed_out: Vec<Tensor>,
     decode_out: Vec<Tensor>,
-    /// Tokens the cache holds.
-    len: usize,
-    batch: usize,
     /// Alignment tracking (where the export has attention outputs): which cached positions are
     /// the other modality's keys, and per layer the summed mass on them over traced steps.
     align_keys: Vec<bool>,
@@ -227,13 +209,6 @@ pub struct Janus {
 
 fn bad_graph(graph: &str, what: String) -> Error {
     Error::new(ErrorKind::InvalidPackage, format!("graph `{graph}`: {what}"))
-}
-
-fn dim_value(d: &Dim) -> Option<usize> {
-    match d {
-        Dim::Fixed(n) => Some(*n),
-        _ => None,
-    }
 }
 
 impl Janus {
@@ -281,64 +256,33 @@ impl Janus {
                 }
             }
         }
-        // The cache: past_key_values.{i}.key/.value in, present.{i}.key/.value out.
-        let mut layers = 0;
-        while lm.inputs().iter().any(|i| i.name == format!("past_key_values.{layers}.key")) {
-            layers += 1;
-        }
-        if layers == 0 {
-            return Err(bad_graph("language_model", "has no `past_key_values.0.key` input: not a cached decoder".into()));
-        }
-        let mut names_v = Vec::new();
-        let mut first: Option<&TensorInfo> = None;
-        for l in 0..layers {
-            for kv in ["key", "value"] {
-                let input = format!("past_key_values.{l}.{kv}");
-                let output = format!("present.{l}.{kv}");
-                let info = lm.inputs().iter().find(|i| i.name == input).ok_or_else(|| bad_graph("language_model", format!("has no input `{input}`")))?;
-                let pos = lm.output_index(&output).ok_or_else(|| bad_graph("language_model", format!("has no output `{output}`")))?;
-                first.get_or_insert(info);
-                names_v.push((input, pos));
-            }
-        }
-        let first = first.ok_or_else(|| bad_graph("language_model", "has no cache inputs".into()))?;
-        let shape = first.shape.as_ref().filter(|s| s.len() == 4).ok_or_else(|| {
-            bad_graph("language_model", format!("cache input `{}` is not rank 4 [batch, heads, length, head_dim]", first.name))
-        })?;
-        let (heads, head_dim) = match (dim_value(&shape[1]), dim_value(&shape[3])) {
-            (Some(h), Some(d)) => (h, d),
-            _ => return Err(bad_graph("language_model", format!("cache input `{}` leaves heads or head size open", first.name))),
-        };
-        let cache = Cache { layers, heads, head_dim, dtype: first.dtype, names: names_v };
+        let max_length = opts.max_length.max(cfg.num_image_tokens + 2);
+        let lm = KvGraph::new(lm, "language_model", max_length)?;
         // The hidden state the heads read: the output named like the head's input (as
         // transformers.js matches them), else the one output that is neither cache nor attention.
         let head_input = lm_head.inputs().first().map(|i| i.name.clone()).unwrap_or_default();
-        let hidden_ix = match lm.output_index(&head_input) {
+        let outputs = lm.session.outputs();
+        let hidden_ix = match lm.session.output_index(&head_input) {
             Some(i) => i,
             None => {
-                let plain: Vec<usize> = (0..lm.outputs().len())
+                let plain: Vec<usize> = (0..outputs.len())
                     .filter(|&i| {
-                        let n = &lm.outputs()[i].name;
+                        let n = &outputs[i].name;
                         !n.starts_with("present") && !n.starts_with("attentions")
                     })
                     .collect();
                 match plain.as_slice() {
                     [i] => *i,
-                    _ => return Err(bad_graph("language_model", format!("which output feeds the heads? (outputs: {})", names(lm.outputs())))),
+                    _ => return Err(bad_graph("language_model", format!("which output feeds the heads? (outputs: {})", names(outputs)))),
                 }
             }
         };
-        let attn_ix: Vec<usize> = (0..layers).filter_map(|l| lm.output_index(&format!("attentions.{l}"))).collect();
-        let attn_ix = if attn_ix.len() == layers { attn_ix } else { Vec::new() };
-        let max_length = opts.max_length.max(cfg.num_image_tokens + 2);
         Ok(Janus {
             dir: dir.to_path_buf(),
-            lm_out: lm.new_outputs(),
             head_out: lm_head.new_outputs(),
             prep_out: prep.new_outputs(),
             embed_out: gen_embeds.new_outputs(),
             decode_out: decode.new_outputs(),
-            past: Vec::new(),
             cfg,
             prep,
             lm,
@@ -346,12 +290,8 @@ impl Janus {
             gen_head,
             gen_embeds,
             decode,
-            cache,
             hidden_ix,
-            attn_ix,
             max_length,
-            len: 0,
-            batch: 0,
             align_keys: Vec::new(),
             align_sums: Vec::new(),
             align_rows: 0,
@@ -370,97 +310,35 @@ impl Janus {
 
     /// Layers, KV heads and head size of the language model.
     pub fn cache_layout(&self) -> (usize, usize, usize) {
-        (self.cache.layers, self.cache.heads, self.cache.head_dim)
+        let (h, d) = self.lm.heads_and_size();
+        (self.lm.layers(), h, d)
     }
 
     /// Whether the language model exports per-layer attention probabilities.
     pub fn has_attentions(&self) -> bool {
-        !self.attn_ix.is_empty()
+        !self.lm.attn_ix.is_empty()
     }
 
     /// Where the model runs (the language model's provider).
     pub fn provider(&self) -> crate::backend::Provider {
-        self.lm.provider()
-    }
-
-    /// Empties the cache for `batch` rows, allocating it for the maximum length once.
-    fn reset(&mut self, batch: usize) {
-        let (h, d) = (self.cache.heads, self.cache.head_dim);
-        let cap = batch * h * self.max_length * d;
-        if self.batch != batch || self.past.len() != self.cache.names.len() || self.past.first().is_some_and(|t| t.capacity() < cap) {
-            self.past = (0..self.cache.names.len()).map(|_| Tensor::with_capacity(self.cache.dtype, &[batch, h, 0, d], cap)).collect();
-            for &(_, pos) in &self.cache.names {
-                self.lm_out[pos] = Tensor::with_capacity(self.cache.dtype, &[batch, h, 0, d], cap);
-            }
-        } else {
-            for t in &mut self.past {
-                t.reshape_for(self.cache.dtype, [batch, h, 0, d]);
-            }
-        }
-        self.batch = batch;
-        self.len = 0;
+        self.lm.session.provider()
     }
 
     /// Runs the language model on `embeds` ([batch, s, hidden], f32) after the cache.
     fn step(&mut self, embeds: &Tensor) -> Result<()> {
-        let shape = embeds.shape();
-        let (b, s) = (shape[0], shape[1]);
-        if self.len + s > self.max_length {
-            return Err(Error::new(
-                ErrorKind::InvalidInput,
-                format!("the sequence would reach {} tokens; the cache holds {} (raise max_length)", self.len + s, self.max_length),
-            ));
-        }
-        let total = self.len + s;
-        let mask = vec![1i64; b * total];
-        let pos: Vec<i64> = (0..b).flat_map(|_| (self.len..total).map(|p| p as i64)).collect();
-        let embeds_in = convert_for(embeds, declared(self.lm.inputs(), "inputs_embeds"))?;
-        let mask_shape = [b, total];
-        let pos_shape = [b, s];
-        let mut inputs: Vec<Input<'_>> = Vec::with_capacity(3 + self.past.len());
-        inputs.push(Input::new("inputs_embeds", embeds_in.view()));
-        inputs.push(Input::new("attention_mask", TensorView::i64(&mask_shape, &mask)?));
-        if self.lm.inputs().iter().any(|i| i.name == "position_ids") {
-            inputs.push(Input::new("position_ids", TensorView::i64(&pos_shape, &pos)?));
-        }
-        for ((name, _), t) in self.cache.names.iter().zip(&self.past) {
-            inputs.push(Input::new(name, t.view()));
-        }
+        let s = embeds.shape()[1];
+        let embeds = convert_for(embeds, declared(self.lm.session.inputs(), "inputs_embeds"))?;
         let t = std::time::Instant::now();
-        self.lm.run(&inputs, &mut self.lm_out)?;
+        self.lm.run(Input::new("inputs_embeds", embeds.view()), s)?;
         self.graph_time += t.elapsed();
-        drop(inputs);
-        // The outputs' cache becomes the next step's; the old one takes the next outputs.
-        for (k, &(_, pos)) in self.cache.names.iter().enumerate() {
-            std::mem::swap(&mut self.past[k], &mut self.lm_out[pos]);
-        }
-        if self.align_on && s == 1 && !self.attn_ix.is_empty() {
-            self.trace_alignment(total)?;
-        }
-        self.len = total;
-        Ok(())
-    }
-
-    /// Adds this decode step's attention mass on the key positions (row 0, averaged over heads)
-    /// to the per-layer sums.
-    fn trace_alignment(&mut self, total: usize) -> Result<()> {
-        self.align_sums.resize(self.attn_ix.len(), 0.0);
-        for (l, &ix) in self.attn_ix.iter().enumerate() {
-            let a = &self.lm_out[ix];
-            let sh = a.shape();
-            if sh.len() != 4 || sh[2] != 1 || sh[3] != total {
-                return Err(bad_graph("language_model", format!("`attentions.{l}` has shape {sh:?}, not [batch, heads, 1, {total}]")));
+        if self.align_on && s == 1 && !self.lm.attn_ix.is_empty() {
+            let mass = self.lm.attention_mass(&self.align_keys)?;
+            self.align_sums.resize(mass.len(), 0.0);
+            for (a, m) in self.align_sums.iter_mut().zip(mass) {
+                *a += m;
             }
-            let heads = sh[1];
-            let v = a.to_f32_vec();
-            let mut mass = 0.0f64;
-            for h in 0..heads {
-                let row = &v[h * total..(h + 1) * total];
-                mass += row.iter().zip(&self.align_keys).filter(|(_, &k)| k).map(|(&p, _)| f64::from(p)).sum::<f64>();
-            }
-            self.align_sums[l] += mass / heads as f64;
+            self.align_rows += 1;
         }
-        self.align_rows += 1;
         Ok(())
     }
 
@@ -468,7 +346,7 @@ impl Janus {
     /// cross-modal attention interaction I_l (see [`Janus::alignment`]). Needs an export with
     /// `attentions.{i}` outputs.
     pub fn trace_alignment_on(&mut self, on: bool) -> Result<()> {
-        if on && self.attn_ix.is_empty() {
+        if on && self.lm.attn_ix.is_empty() {
             return Err(Error::new(
                 ErrorKind::InvalidPackage,
                 "this export's language model has no `attentions.{i}` outputs: alignment cannot be measured",
@@ -495,7 +373,7 @@ impl Janus {
 
     /// The last position's hidden state through a head: logits [batch, vocab] as f32.
     fn head(&mut self, generation: bool) -> Result<Vec<Vec<f32>>> {
-        let hidden = &self.lm_out[self.hidden_ix];
+        let hidden = &self.lm.out[self.hidden_ix];
         let sh = hidden.shape().to_vec();
         if sh.len() != 3 {
             return Err(bad_graph("language_model", format!("hidden state has shape {sh:?}, not [batch, length, hidden]")));
@@ -579,7 +457,7 @@ impl Janus {
         if prompt.is_empty() {
             return Err(Error::new(ErrorKind::InvalidInput, "the prompt is empty"));
         }
-        self.reset(1);
+        self.lm.reset(1);
         self.graph_time = std::time::Duration::ZERO;
         let keys = prompt.iter().map(|&t| !images.is_empty() && t == self.cfg.image_token_id).collect();
         self.start_trace(keys);
@@ -622,7 +500,7 @@ impl Janus {
         let guided = cfg > 1.0;
         let rows = if guided { 2 } else { 1 };
         let ids = if guided { self.cfg_rows(prompt) } else { prompt.to_vec() };
-        self.reset(rows);
+        self.lm.reset(rows);
         self.graph_time = std::time::Duration::ZERO;
         self.start_trace(vec![true; prompt.len()]);
         let embeds = self.embed_text(&ids, rows, &[])?;
@@ -726,13 +604,12 @@ impl Janus {
 
     /// Tokens in the cache.
     pub fn cached_len(&self) -> usize {
-        self.len
+        self.lm.len()
     }
 
     /// Elements the cache buffers hold without reallocating (both buffers of every layer).
     pub fn cache_capacity(&self) -> usize {
-        self.past.iter().map(Tensor::capacity).sum::<usize>()
-            + self.cache.names.iter().map(|&(_, pos)| self.lm_out[pos].capacity()).sum::<usize>()
+        self.lm.capacity()
     }
 }
 

@@ -8,6 +8,7 @@
 //!   classifier-free guidance.
 
 pub mod janus;
+mod kv;
 pub mod sampling;
 
 pub use janus::{Janus, JanusConfig, JanusOptions, RgbImage, Variant};
