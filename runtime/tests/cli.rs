@@ -469,3 +469,19 @@ fn inspect_alignment_reports_every_layer_and_plots() {
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).contains("--image"), "{}", text(&o));
 }
+
+/// The toy UniFork end to end through the CLI: what `generate` draws, `describe` captions back.
+#[test]
+fn unifork_toy_draws_and_captions_through_the_cli() {
+    let model = root().join("models").join("unifork-toy");
+    let m = model.to_str().unwrap();
+    let dir = std::env::temp_dir().join(format!("edgert-cli-toy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let png = dir.join("scene.png");
+    let caption = "a blue triangle at the bottom center";
+    let g = json(&edgert(&["generate", caption, "-o", png.to_str().unwrap(), "--model", m, "--json"], &[]));
+    assert_eq!(g["layout"], "unifork", "{g}");
+    assert_eq!((g["width"].as_u64(), g["height"].as_u64()), (Some(24), Some(24)), "{g}");
+    let d = json(&edgert(&["describe", png.to_str().unwrap(), "--model", m, "--json"], &[]));
+    assert_eq!(d["text"], caption, "{d}");
+}

@@ -180,6 +180,25 @@ def export(module, args, path, inputs, outputs, dynamic):
                       opset_version=17, dynamo=False)
 
 
+def export_stacks(m, out):
+    """The trunk and the two branches, each with its cache and attention outputs."""
+    seq = {0: "batch_size", 1: "sequence_length"}
+    for name, stack, n, first, main_out in [("trunk", m.trunk, len(m.trunk.layers), "inputs_embeds", "hidden_states"),
+                                             ("und_branch", m.und, len(m.und.layers), "hidden_states", "logits"),
+                                             ("gen_branch", m.gen, len(m.gen.layers), "hidden_states", "logits")]:
+        past = [torch.zeros(1, KV, 3, HD) for _ in range(2 * n)]
+        pn = [f"past_key_values.{i}.{kv}" for i in range(n) for kv in ("key", "value")]
+        pr = [f"present.{i}.{kv}" for i in range(n) for kv in ("key", "value")]
+        at = [f"attentions.{i}" for i in range(n)]
+        dyn = {first: seq, "attention_mask": {0: "batch_size", 1: "total_sequence_length"}, "position_ids": seq, main_out: seq}
+        dyn.update({p: {0: "batch_size", 2: "past_sequence_length"} for p in pn})
+        dyn.update({p: {0: "batch_size", 2: "total_sequence_length"} for p in pr})
+        dyn.update({a: {0: "batch_size", 2: "sequence_length", 3: "total_sequence_length"} for a in at})
+        export(stack, (torch.randn(1, 2, D), torch.ones(1, 5, dtype=torch.int64), torch.tensor([[3, 4]]), *past),
+               out / f"onnx/{name}.onnx", [first, "attention_mask", "position_ids", *pn], [main_out, *pr, *at], dyn)
+
+
+
 def main():
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "tests/golden/unifork_tiny")
     (out / "onnx").mkdir(parents=True, exist_ok=True)
@@ -199,19 +218,7 @@ def main():
            {"pixel_values": {0: "batch_size"}, "image_ids": {0: "batch_size"}})
     export(Wrap(m.vq.decode), (torch.randint(0, C, (1, T)),), out / "onnx/vq_decode.onnx", ["image_ids"], ["decoded_image"],
            {"image_ids": {0: "batch_size"}, "decoded_image": {0: "batch_size"}})
-    for name, stack, n, first, main_out in [("trunk", m.trunk, SHARED, "inputs_embeds", "hidden_states"),
-                                             ("und_branch", m.und, BRANCH, "hidden_states", "logits"),
-                                             ("gen_branch", m.gen, BRANCH, "hidden_states", "logits")]:
-        past = [torch.zeros(1, KV, 3, HD) for _ in range(2 * n)]
-        pn = [f"past_key_values.{i}.{kv}" for i in range(n) for kv in ("key", "value")]
-        pr = [f"present.{i}.{kv}" for i in range(n) for kv in ("key", "value")]
-        at = [f"attentions.{i}" for i in range(n)]
-        dyn = {first: seq, "attention_mask": {0: "batch_size", 1: "total_sequence_length"}, "position_ids": seq, main_out: seq}
-        dyn.update({p: {0: "batch_size", 2: "past_sequence_length"} for p in pn})
-        dyn.update({p: {0: "batch_size", 2: "total_sequence_length"} for p in pr})
-        dyn.update({a: {0: "batch_size", 2: "sequence_length", 3: "total_sequence_length"} for a in at})
-        export(stack, (torch.randn(1, 2, D), torch.ones(1, 5, dtype=torch.int64), torch.tensor([[3, 4]]), *past),
-               out / f"onnx/{name}.onnx", [first, "attention_mask", "position_ids", *pn], [main_out, *pr, *at], dyn)
+    export_stacks(m, out)
 
     g = torch.Generator().manual_seed(1)
     und, gen = [], []

@@ -541,59 +541,18 @@ impl Janus {
         as_f32(&self.decode_out[0])
     }
 
-    /// Image tokens → RGB pixels: `u8 = trunc(clamp((x + 1) · 127.5, 0, 255))`.
+    /// Image tokens → RGB pixels (see [`to_rgb`]).
     pub fn decode_image(&mut self, tokens: &[i64]) -> Result<RgbImage> {
         let t = self.decode_tokens(tokens)?;
-        let sh = t.shape().to_vec();
-        if sh.len() != 4 || sh[1] != 3 {
-            return Err(bad_graph("image_decode", format!("decoded image of shape {sh:?}, not [1, 3, H, W]")));
-        }
-        let (h, w) = (sh[2], sh[3]);
-        let v = t.as_f32()?;
-        let mut rgb = vec![0u8; h * w * 3];
-        for c in 0..3 {
-            for p in 0..h * w {
-                let x = v[c * h * w + p];
-                rgb[p * 3 + c] = if x.is_nan() { 0 } else { ((x + 1.0) * 127.5).clamp(0.0, 255.0) as u8 };
-            }
-        }
-        Ok(RgbImage { width: w, height: h, rgb })
+        to_rgb(&t).map_err(|e| bad_graph("image_decode", e.to_string()))
     }
 
     /// An RGB image (any size) → the model's input: resized so its longer side is the model's
     /// size (bilinear), scaled to [0, 1], normalised by mean and std, centred on the background
     /// colour, 3×H×W.
     pub fn preprocess(&self, image: &RgbImage) -> Result<Vec<f32>> {
-        if image.width == 0 || image.height == 0 || image.rgb.len() != image.width * image.height * 3 {
-            return Err(Error::new(ErrorKind::InvalidInput, format!("an image of {}×{} with {} bytes", image.width, image.height, image.rgb.len())));
-        }
-        let s = self.cfg.image_size;
-        let scale = s as f64 / image.width.max(image.height) as f64;
-        let nw = ((image.width as f64 * scale).round() as usize).clamp(1, s);
-        let nh = ((image.height as f64 * scale).round() as usize).clamp(1, s);
-        let (left, top) = ((s - nw) / 2, (s - nh) / 2);
-        let mut out = vec![0.0f32; 3 * s * s];
-        for c in 0..3 {
-            let bg = (self.cfg.background[c] - self.cfg.image_mean[c]) / self.cfg.image_std[c];
-            out[c * s * s..(c + 1) * s * s].fill(bg);
-        }
-        let px = |x: usize, y: usize, c: usize| f32::from(image.rgb[(y * image.width + x) * 3 + c]) / 255.0;
-        for y in 0..nh {
-            let sy = ((y as f64 + 0.5) / scale - 0.5).clamp(0.0, (image.height - 1) as f64);
-            let (y0, fy) = (sy.floor() as usize, (sy - sy.floor()) as f32);
-            let y1 = (y0 + 1).min(image.height - 1);
-            for x in 0..nw {
-                let sx = ((x as f64 + 0.5) / scale - 0.5).clamp(0.0, (image.width - 1) as f64);
-                let (x0, fx) = (sx.floor() as usize, (sx - sx.floor()) as f32);
-                let x1 = (x0 + 1).min(image.width - 1);
-                for c in 0..3 {
-                    let v = (px(x0, y0, c) * (1.0 - fx) + px(x1, y0, c) * fx) * (1.0 - fy)
-                        + (px(x0, y1, c) * (1.0 - fx) + px(x1, y1, c) * fx) * fy;
-                    out[c * s * s + (top + y) * s + left + x] = (v - self.cfg.image_mean[c]) / self.cfg.image_std[c];
-                }
-            }
-        }
-        Ok(out)
+        let c = &self.cfg;
+        letterbox(image, c.image_size, c.image_mean, c.image_std, c.background)
     }
 
     /// Seconds spent inside the graphs during the last `understand` / `generate_tokens` call (the
@@ -611,6 +570,59 @@ impl Janus {
     pub fn cache_capacity(&self) -> usize {
         self.lm.capacity()
     }
+}
+
+/// A decoded image [1, 3, H, W] in about [-1, 1] → RGB: `u8 = trunc(clamp((x + 1) · 127.5, 0, 255))`
+/// (NaN → 0), as transformers.js and DeepSeek's samplers convert it.
+pub fn to_rgb(t: &Tensor) -> Result<RgbImage> {
+    let sh = t.shape().to_vec();
+    if sh.len() != 4 || sh[0] != 1 || sh[1] != 3 {
+        return Err(Error::new(ErrorKind::InvalidPackage, format!("decoded image of shape {sh:?}, not [1, 3, H, W]")));
+    }
+    let (h, w) = (sh[2], sh[3]);
+    let v = t.as_f32()?;
+    let mut rgb = vec![0u8; h * w * 3];
+    for c in 0..3 {
+        for p in 0..h * w {
+            let x = v[c * h * w + p];
+            rgb[p * 3 + c] = if x.is_nan() { 0 } else { ((x + 1.0) * 127.5).clamp(0.0, 255.0) as u8 };
+        }
+    }
+    Ok(RgbImage { width: w, height: h, rgb })
+}
+
+/// An RGB image (any size) → a model input of `size`×`size`: resized so its longer side is
+/// `size` (bilinear), scaled to [0, 1], normalised by `mean` and `std`, centred on `background`
+/// (given in [0, 1]), 3×size×size.
+pub fn letterbox(image: &RgbImage, size: usize, mean: [f32; 3], std: [f32; 3], background: [f32; 3]) -> Result<Vec<f32>> {
+    if image.width == 0 || image.height == 0 || image.rgb.len() != image.width * image.height * 3 || size == 0 {
+        return Err(Error::new(ErrorKind::InvalidInput, format!("an image of {}×{} with {} bytes", image.width, image.height, image.rgb.len())));
+    }
+    let s = size;
+    let scale = s as f64 / image.width.max(image.height) as f64;
+    let nw = ((image.width as f64 * scale).round() as usize).clamp(1, s);
+    let nh = ((image.height as f64 * scale).round() as usize).clamp(1, s);
+    let (left, top) = ((s - nw) / 2, (s - nh) / 2);
+    let mut out = vec![0.0f32; 3 * s * s];
+    for c in 0..3 {
+        out[c * s * s..(c + 1) * s * s].fill((background[c] - mean[c]) / std[c]);
+    }
+    let px = |x: usize, y: usize, c: usize| f32::from(image.rgb[(y * image.width + x) * 3 + c]) / 255.0;
+    for y in 0..nh {
+        let sy = ((y as f64 + 0.5) / scale - 0.5).clamp(0.0, (image.height - 1) as f64);
+        let (y0, fy) = (sy.floor() as usize, (sy - sy.floor()) as f32);
+        let y1 = (y0 + 1).min(image.height - 1);
+        for x in 0..nw {
+            let sx = ((x as f64 + 0.5) / scale - 0.5).clamp(0.0, (image.width - 1) as f64);
+            let (x0, fx) = (sx.floor() as usize, (sx - sx.floor()) as f32);
+            let x1 = (x0 + 1).min(image.width - 1);
+            for c in 0..3 {
+                let v = (px(x0, y0, c) * (1.0 - fx) + px(x1, y0, c) * fx) * (1.0 - fy) + (px(x0, y1, c) * (1.0 - fx) + px(x1, y1, c) * fx) * fy;
+                out[c * s * s + (top + y) * s + left + x] = (v - mean[c]) / std[c];
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn names(infos: &[TensorInfo]) -> String {

@@ -14,6 +14,6 @@ mod kv;
 pub mod sampling;
 pub mod unifork;
 
-pub use janus::{Janus, JanusConfig, JanusOptions, RgbImage, Variant};
+pub use janus::{letterbox, to_rgb, Janus, JanusConfig, JanusOptions, RgbImage, Variant};
 pub use sampling::{cfg_combine, Sampler};
 pub use unifork::{Task, UniFork, UniForkConfig};

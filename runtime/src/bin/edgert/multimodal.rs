@@ -49,9 +49,10 @@ pub struct ModelArgs {
 pub struct DescribeArgs {
     /// The image (PNG or JPEG).
     image: PathBuf,
-    /// The question.
-    #[arg(short, long, default_value = "Describe this image.")]
-    prompt: String,
+    /// The question (default for Janus exports: "Describe this image."; UniFork exports caption
+    /// without one).
+    #[arg(short, long)]
+    prompt: Option<String>,
     #[arg(long, default_value_t = 256)]
     max_new_tokens: usize,
     #[command(flatten)]
@@ -141,10 +142,14 @@ fn read_image(path: &Path) -> Result<RgbImage> {
 }
 
 pub fn describe(args: &DescribeArgs) -> Result<ExitCode> {
-    if args.prompt.trim().is_empty() {
+    if args.prompt.as_deref().is_some_and(|p| p.trim().is_empty()) {
         return Err(Error::new(ErrorKind::InvalidInput, "the prompt is empty"));
     }
     let image = read_image(&args.image)?;
+    if is_unifork(&args.model.model) {
+        return describe_unifork(args, &image);
+    }
+    let question = args.prompt.as_deref().unwrap_or("Describe this image.");
     let mut m = load(&args.model)?;
     let mut sampler = sampler(&args.model, 0.0)?;
     let c = m.janus.config().clone();
@@ -156,7 +161,7 @@ pub fn describe(args: &DescribeArgs) -> Result<ExitCode> {
     prompt.push(boi);
     prompt.extend(std::iter::repeat_n(c.image_token_id, c.num_image_tokens));
     prompt.push(eoi);
-    prompt.extend(encode(&m.tokenizer, &format!("\n{}\n\n<|Assistant|>:", args.prompt.trim()))?);
+    prompt.extend(encode(&m.tokenizer, &format!("\n{}\n\n<|Assistant|>:", question.trim()))?);
     let pixels = m.janus.preprocess(&image)?;
 
     let start = Instant::now();
@@ -215,6 +220,9 @@ pub fn generate(args: &GenerateArgs) -> Result<ExitCode> {
         return Err(Error::new(ErrorKind::InvalidInput, "the prompt is empty"));
     }
     crate::spectrogram::check_target(&args.output)?;
+    if is_unifork(&args.model.model) {
+        return generate_unifork(args);
+    }
     let mut m = load(&args.model)?;
     let mut sampler = sampler(&args.model, 1.0)?;
     let c = m.janus.config().clone();
@@ -235,13 +243,7 @@ pub fn generate(args: &GenerateArgs) -> Result<ExitCode> {
     let gen_s = start.elapsed().as_secs_f64();
     let image = m.janus.decode_image(&tokens)?;
     let total = start.elapsed().as_secs_f64();
-    let png = crate::spectrogram::encode_png(image.width, image.height, &image.rgb);
-    let tmp = args.output.with_extension("png.edgert-tmp");
-    std::fs::write(&tmp, png).map_err(|e| Error::io("writing", &tmp, &e))?;
-    std::fs::rename(&tmp, &args.output).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        Error::io("writing", &args.output, &e)
-    })?;
+    write_png(&args.output, &image)?;
     let ttft = first.unwrap_or(gen_s);
     let rate = tokens.len() as f64 / gen_s.max(1e-9);
     if args.model.json {
@@ -363,13 +365,7 @@ pub fn alignment(args: &AlignmentArgs) -> Result<ExitCode> {
         }
     }
     if let Some(o) = &args.output {
-        let png = plot(&[(u.as_deref(), [40, 90, 220]), (g.as_deref(), [220, 50, 40])]);
-        let tmp = o.with_extension("png.edgert-tmp");
-        std::fs::write(&tmp, png).map_err(|e| Error::io("writing", &tmp, &e))?;
-        std::fs::rename(&tmp, o).map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            Error::io("writing", o, &e)
-        })?;
+        write_png_bytes(o, &plot(&[(u.as_deref(), [40, 90, 220]), (g.as_deref(), [220, 50, 40])]))?;
         eprintln!("plot written to {} (x: layer, y: I_l from 0 to 1; blue: understanding, red: generation)", o.display());
     }
     Ok(ExitCode::SUCCESS)
@@ -423,4 +419,105 @@ fn plot(series: &[(Option<&[f32]>, [u8; 3])]) -> Vec<u8> {
         }
     }
     crate::spectrogram::encode_png(w, h, &rgb)
+}
+
+/// Writes a PNG atomically (temporary file, then rename).
+fn write_png_bytes(path: &Path, png: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("png.edgert-tmp");
+    std::fs::write(&tmp, png).map_err(|e| Error::io("writing", &tmp, &e))?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io("writing", path, &e)
+    })
+}
+
+fn write_png(path: &Path, image: &RgbImage) -> Result<()> {
+    write_png_bytes(path, &crate::spectrogram::encode_png(image.width, image.height, &image.rgb))
+}
+
+/// Whether `dir` holds a UniFork export (its config.json says `"model_type": "unifork"`).
+fn is_unifork(dir: &Path) -> bool {
+    std::fs::read_to_string(dir.join("config.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .is_some_and(|v| v.get("model_type").and_then(serde_json::Value::as_str) == Some("unifork"))
+}
+
+fn load_unifork(a: &ModelArgs) -> Result<(edgert::multimodal::UniFork, tokenizers::Tokenizer, f64)> {
+    let t = Instant::now();
+    let opts = JanusOptions {
+        backend: BackendChoice::parse(&a.backend)?,
+        threads: a.threads,
+        variant: Variant::parse(&a.variant)?,
+        overrides: Vec::new(),
+        max_length: 512,
+    };
+    let m = edgert::multimodal::UniFork::open(&a.model, &opts)?;
+    let tk = a.model.join("tokenizer.json");
+    let tokenizer = tokenizers::Tokenizer::from_file(&tk)
+        .map_err(|e| Error::new(ErrorKind::InvalidPackage, format!("`{}`: {e}", tk.display())))?;
+    Ok((m, tokenizer, t.elapsed().as_secs_f64()))
+}
+
+fn describe_unifork(args: &DescribeArgs, image: &RgbImage) -> Result<ExitCode> {
+    let (mut m, tk, load_s) = load_unifork(&args.model)?;
+    let c = m.config().clone();
+    // Images are VQ codes: scaled to [-1, 1], letterboxed on black.
+    let pixels = edgert::multimodal::letterbox(image, c.image_size, [0.5; 3], [0.5; 3], [0.0; 3])?;
+    let start = Instant::now();
+    let codes = m.encode_image(&pixels)?;
+    let mut after = vec![c.eoi_token_id];
+    if let Some(p) = &args.prompt {
+        after.extend(encode(&tk, p.trim())?);
+    }
+    let mut first = None;
+    let out = m.understand(&[c.bos_token_id, c.boi_token_id], &codes, &after, args.max_new_tokens, &mut sampler(&args.model, 0.0)?, &mut |_| {
+        first.get_or_insert_with(|| start.elapsed().as_secs_f64());
+        true
+    })?;
+    let total = start.elapsed().as_secs_f64();
+    let words: Vec<u32> = out.iter().filter(|&&t| t != c.eos_token_id).map(|&t| t as u32).collect();
+    let text = tk.decode(&words, true).unwrap_or_default();
+    let ttft = first.unwrap_or(total);
+    let rate = if out.len() > 1 && total > ttft { (out.len() - 1) as f64 / (total - ttft) } else { 0.0 };
+    if args.model.json {
+        println!("{}", json!({"text": text, "tokens": out.len(), "time_to_first_token_s": ttft, "tokens_per_s": rate, "load_s": load_s, "layout": "unifork"}));
+    } else {
+        println!("{text}");
+        eprintln!("{} tokens; time to first token {:.0} ms; {:.1} tokens/s; loaded in {:.2} s", out.len(), ttft * 1000.0, rate, load_s);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn generate_unifork(args: &GenerateArgs) -> Result<ExitCode> {
+    let (mut m, tk, load_s) = load_unifork(&args.model)?;
+    let c = m.config().clone();
+    let cfg = args.cfg.unwrap_or(c.guidance_scale);
+    if !(cfg >= 0.0 && cfg.is_finite()) {
+        return Err(Error::new(ErrorKind::InvalidInput, format!("--cfg must be a non-negative number, not {cfg}")));
+    }
+    let mut prompt = vec![c.bos_token_id];
+    prompt.extend(encode(&tk, args.prompt.trim())?);
+    prompt.push(c.boi_token_id);
+    let start = Instant::now();
+    let mut first = None;
+    let codes = m.generate(&prompt, cfg, &mut sampler(&args.model, 0.0)?, &mut |_, _| {
+        first.get_or_insert_with(|| start.elapsed().as_secs_f64());
+        true
+    })?;
+    let gen_s = start.elapsed().as_secs_f64();
+    let image = edgert::multimodal::to_rgb(&m.decode_image(&codes)?)?;
+    write_png(&args.output, &image)?;
+    let rate = codes.len() as f64 / gen_s.max(1e-9);
+    if args.model.json {
+        println!(
+            "{}",
+            json!({"output": args.output.display().to_string(), "image_tokens": codes.len(), "cfg": cfg, "width": image.width,
+                   "height": image.height, "time_to_first_token_s": first.unwrap_or(gen_s), "tokens_per_s": rate, "load_s": load_s,
+                   "layout": "unifork"})
+        );
+    } else {
+        eprintln!("{} image tokens (cfg {cfg}); {:.1} tokens/s; {}×{} image written to {}", codes.len(), rate, image.width, image.height, args.output.display());
+    }
+    Ok(ExitCode::SUCCESS)
 }
