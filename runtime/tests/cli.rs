@@ -484,4 +484,11 @@ fn unifork_toy_draws_and_captions_through_the_cli() {
     assert_eq!((g["width"].as_u64(), g["height"].as_u64()), (Some(24), Some(24)), "{g}");
     let d = json(&edgert(&["describe", png.to_str().unwrap(), "--model", m, "--json"], &[]));
     assert_eq!(d["text"], caption, "{d}");
+    // I_l over the trunk's 2 layers and the branch's 2, for both tasks.
+    let a = json(&edgert(&["inspect-alignment", "--model", m, "--image", png.to_str().unwrap(), "--gen-prompt", caption, "--json"], &[]));
+    assert_eq!(a["layers"], 4, "{a}");
+    for task in ["understanding", "generation"] {
+        let v = a[task].as_array().unwrap_or_else(|| panic!("{task}: {a}"));
+        assert!(v.len() == 4 && v.iter().all(|x| (0.0..=1.0).contains(&x.as_f64().unwrap())), "{a}");
+    }
 }

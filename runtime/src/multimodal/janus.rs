@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 
 use half::f16;
 
-use super::kv::KvGraph;
+use super::kv::{AlignTrace, KvGraph};
 use super::sampling::{cfg_combine, Sampler};
 use crate::backend::{self, BackendChoice, Graph, Session, SessionOptions};
 use crate::error::{Error, ErrorKind, Result};
@@ -197,12 +197,8 @@ pub struct Janus {
     prep_out: Vec<Tensor>,
     embed_out: Vec<Tensor>,
     decode_out: Vec<Tensor>,
-    /// Alignment tracking (where the export has attention outputs): which cached positions are
-    /// the other modality's keys, and per layer the summed mass on them over traced steps.
-    align_keys: Vec<bool>,
-    align_sums: Vec<f64>,
-    align_rows: usize,
-    align_on: bool,
+    /// Alignment tracking (where the export has attention outputs).
+    align: AlignTrace,
     /// Time inside the graphs during the last `understand` / `generate_tokens` call.
     graph_time: std::time::Duration,
 }
@@ -292,10 +288,7 @@ impl Janus {
             decode,
             hidden_ix,
             max_length,
-            align_keys: Vec::new(),
-            align_sums: Vec::new(),
-            align_rows: 0,
-            align_on: false,
+            align: AlignTrace::default(),
             graph_time: std::time::Duration::ZERO,
         })
     }
@@ -331,13 +324,9 @@ impl Janus {
         let t = std::time::Instant::now();
         self.lm.run(Input::new("inputs_embeds", embeds.view()), s)?;
         self.graph_time += t.elapsed();
-        if self.align_on && s == 1 && !self.lm.attn_ix.is_empty() {
-            let mass = self.lm.attention_mass(&self.align_keys)?;
-            self.align_sums.resize(mass.len(), 0.0);
-            for (a, m) in self.align_sums.iter_mut().zip(mass) {
-                *a += m;
-            }
-            self.align_rows += 1;
+        if self.align.on && s == 1 && !self.lm.attn_ix.is_empty() {
+            let mass = self.lm.attention_mass(self.align.keys())?;
+            self.align.add(&mass);
         }
         Ok(())
     }
@@ -352,7 +341,7 @@ impl Janus {
                 "this export's language model has no `attentions.{i}` outputs: alignment cannot be measured",
             ));
         }
-        self.align_on = on;
+        self.align.on = on;
         Ok(())
     }
 
@@ -361,14 +350,7 @@ impl Janus {
     /// answer token's query on the image tokens; generation: each image token's query on the text
     /// prompt (conditional row). None if nothing was traced.
     pub fn alignment(&self) -> Option<Vec<f32>> {
-        (self.align_rows > 0).then(|| self.align_sums.iter().map(|&s| (s / self.align_rows as f64) as f32).collect())
-    }
-
-    fn start_trace(&mut self, keys: Vec<bool>) {
-        self.align_keys = keys;
-        self.align_keys.resize(self.max_length, false);
-        self.align_sums.clear();
-        self.align_rows = 0;
+        self.align.result()
     }
 
     /// The last position's hidden state through a head: logits [batch, vocab] as f32.
@@ -460,7 +442,7 @@ impl Janus {
         self.lm.reset(1);
         self.graph_time = std::time::Duration::ZERO;
         let keys = prompt.iter().map(|&t| !images.is_empty() && t == self.cfg.image_token_id).collect();
-        self.start_trace(keys);
+        self.align.start(keys, self.max_length);
         let embeds = self.embed_text(prompt, 1, images)?;
         self.step(&embeds)?;
         let mut out = Vec::new();
@@ -502,7 +484,7 @@ impl Janus {
         let ids = if guided { self.cfg_rows(prompt) } else { prompt.to_vec() };
         self.lm.reset(rows);
         self.graph_time = std::time::Duration::ZERO;
-        self.start_trace(vec![true; prompt.len()]);
+        self.align.start(vec![true; prompt.len()], self.max_length);
         let embeds = self.embed_text(&ids, rows, &[])?;
         self.step(&embeds)?;
         let t = self.cfg.num_image_tokens;

@@ -177,3 +177,41 @@ impl KvGraph {
             .collect()
     }
 }
+
+/// Accumulates AIA's I_l: per layer, the attention mass of each traced query row on the key
+/// positions marked as the other modality, averaged over rows.
+#[derive(Debug, Default)]
+pub(crate) struct AlignTrace {
+    pub(crate) on: bool,
+    keys: Vec<bool>,
+    sums: Vec<f64>,
+    rows: usize,
+}
+
+impl AlignTrace {
+    /// Starts a trace: `keys` marks the other modality's positions (the rest of the cache, up to
+    /// `max_len`, is not).
+    pub(crate) fn start(&mut self, mut keys: Vec<bool>, max_len: usize) {
+        keys.resize(max_len.max(keys.len()), false);
+        self.keys = keys;
+        self.sums.clear();
+        self.rows = 0;
+    }
+
+    pub(crate) fn keys(&self) -> &[bool] {
+        &self.keys
+    }
+
+    /// Adds one query row's per-layer mass (layers in order, possibly from several graphs).
+    pub(crate) fn add(&mut self, mass: &[f64]) {
+        self.sums.resize(mass.len(), 0.0);
+        for (a, m) in self.sums.iter_mut().zip(mass) {
+            *a += m;
+        }
+        self.rows += 1;
+    }
+
+    pub(crate) fn result(&self) -> Option<Vec<f32>> {
+        (self.rows > 0).then(|| self.sums.iter().map(|&s| (s / self.rows as f64) as f32).collect())
+    }
+}

@@ -11,7 +11,7 @@
 
 use std::path::Path;
 
-use super::kv::KvGraph;
+use super::kv::{AlignTrace, KvGraph};
 use super::sampling::{cfg_combine, Sampler};
 use crate::backend::{self, Graph, Session, SessionOptions};
 use crate::error::{Error, ErrorKind, Result};
@@ -77,6 +77,8 @@ pub struct UniFork {
     und: KvGraph,
     gen: KvGraph,
     outs: [Vec<Tensor>; 4],
+    max_length: usize,
+    align: AlignTrace,
 }
 
 impl UniFork {
@@ -112,6 +114,8 @@ impl UniFork {
             trunk,
             und,
             gen,
+            max_length: max,
+            align: AlignTrace::default(),
         })
     }
 
@@ -122,6 +126,21 @@ impl UniFork {
     /// Layers of the trunk and of each branch.
     pub fn layers(&self) -> (usize, usize, usize) {
         (self.trunk.layers(), self.und.layers(), self.gen.layers())
+    }
+
+    /// Traces I_l (see [`super::Janus::alignment`]) over the trunk's layers, then the task
+    /// branch's, during the following calls. Needs `attentions.*` outputs on all three graphs.
+    pub fn trace_alignment_on(&mut self, on: bool) -> Result<()> {
+        if on && [&self.trunk, &self.und, &self.gen].iter().any(|g| g.attn_ix.is_empty()) {
+            return Err(Error::new(ErrorKind::InvalidPackage, "this export's trunk or branches have no `attentions.{i}` outputs"));
+        }
+        self.align.on = on;
+        Ok(())
+    }
+
+    /// I_l per layer (trunk layers first, then the branch's) for the last traced call.
+    pub fn alignment(&self) -> Option<Vec<f32>> {
+        self.align.result()
     }
 
     /// Embeddings of token ids ([rows, len]) from `embed` (text) or `image_embed` (VQ codes).
@@ -144,6 +163,11 @@ impl UniFork {
             Task::Generation => &mut self.gen,
         };
         branch.run(Input::new("hidden_states", hidden.view()), s)?;
+        if self.align.on && s == 1 {
+            let mut mass = self.trunk.attention_mass(self.align.keys())?;
+            mass.extend(branch.attention_mass(self.align.keys())?);
+            self.align.add(&mass);
+        }
         let logits = &branch.out[0];
         let sh = logits.shape();
         if sh.len() != 3 || sh[1] != s {
@@ -195,6 +219,8 @@ impl UniFork {
             return Err(Error::new(ErrorKind::InvalidInput, "the prompt is empty"));
         }
         self.reset(1, Task::Understanding);
+        let keys = before.iter().map(|_| false).chain(image_codes.iter().map(|_| true)).chain(after.iter().map(|_| false)).collect();
+        self.align.start(keys, self.max_length);
         let mut parts = Vec::new();
         if !before.is_empty() {
             parts.push(self.embed(before, 1, false)?);
@@ -242,6 +268,7 @@ impl UniFork {
             prompt.to_vec()
         };
         self.reset(rows, Task::Generation);
+        self.align.start(vec![true; prompt.len()], self.max_length);
         let e = self.embed(&ids, rows, false)?;
         let mut logits = self.step(&e, Task::Generation)?;
         let mut codes = Vec::with_capacity(self.cfg.num_image_tokens);

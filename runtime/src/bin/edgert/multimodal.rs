@@ -279,7 +279,7 @@ pub struct AlignmentArgs {
     /// The image for understanding.
     #[arg(long)]
     image: Option<PathBuf>,
-    /// The question for understanding.
+    /// The question for understanding (Janus exports; UniFork exports caption without one).
     #[arg(long, default_value = "Describe this image.")]
     prompt: String,
     /// The prompt for generation.
@@ -335,6 +335,10 @@ pub fn alignment(args: &AlignmentArgs) -> Result<ExitCode> {
         crate::spectrogram::check_target(o)?;
     }
     let image = args.image.as_deref().filter(|_| und).map(read_image).transpose()?;
+    if is_unifork(&args.model.model) {
+        let (u, g) = alignment_unifork(args, image.as_ref(), gen)?;
+        return report_alignment(args, u, g);
+    }
     let mut m = load(&args.model)?;
     m.janus.trace_alignment_on(true)?;
     let mut u = None;
@@ -354,6 +358,33 @@ pub fn alignment(args: &AlignmentArgs) -> Result<ExitCode> {
         m.janus.generate_tokens(&prompt, cfg, &mut sampler(&args.model, 0.0)?, &mut |_, _| true)?;
         g = m.janus.alignment();
     }
+    report_alignment(args, u, g)
+}
+
+/// I_l of a UniFork export: trunk layers, then the task branch's.
+fn alignment_unifork(args: &AlignmentArgs, image: Option<&RgbImage>, gen: bool) -> Result<(Option<Vec<f32>>, Option<Vec<f32>>)> {
+    let (mut m, tk, _) = load_unifork(&args.model)?;
+    m.trace_alignment_on(true)?;
+    let c = m.config().clone();
+    let mut u = None;
+    if let Some(image) = image {
+        let pixels = edgert::multimodal::letterbox(image, c.image_size, [0.5; 3], [0.5; 3], [0.0; 3])?;
+        let codes = m.encode_image(&pixels)?;
+        m.understand(&[c.bos_token_id, c.boi_token_id], &codes, &[c.eoi_token_id], args.max_new_tokens.max(2), &mut sampler(&args.model, 0.0)?, &mut |_| true)?;
+        u = m.alignment();
+    }
+    let mut g = None;
+    if gen {
+        let mut prompt = vec![c.bos_token_id];
+        prompt.extend(encode(&tk, args.gen_prompt.trim())?);
+        prompt.push(c.boi_token_id);
+        m.generate(&prompt, args.cfg.unwrap_or(c.guidance_scale), &mut sampler(&args.model, 0.0)?, &mut |_, _| true)?;
+        g = m.alignment();
+    }
+    Ok((u, g))
+}
+
+fn report_alignment(args: &AlignmentArgs, u: Option<Vec<f32>>, g: Option<Vec<f32>>) -> Result<ExitCode> {
     let layers = u.as_ref().or(g.as_ref()).map_or(0, Vec::len);
     if args.model.json {
         println!("{}", json!({"understanding": u, "generation": g, "layers": layers}));
