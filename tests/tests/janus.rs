@@ -190,3 +190,34 @@ fn alignment_matches_transformers_attention() {
         }
     }
 }
+
+/// float16 exports (`_fp16` files: f16 embeddings, cache, hidden state and logits at the graph
+/// boundaries) picked per graph beside float32 ones: edgert converts at each boundary and keeps
+/// the cache in f16. The tokens must match transformers' float32 ones (this tiny model's greedy
+/// choices have margins far above f16 rounding).
+#[test]
+fn float16_graphs_mix_with_float32_ones() {
+    let g = golden();
+    for backend in backends() {
+        let overrides = ["language_model", "lm_head", "gen_head", "gen_img_embeds"]
+            .iter()
+            .map(|n| (n.to_string(), edgert::multimodal::Variant::Fp16))
+            .collect();
+        let opts = JanusOptions { backend, max_length: 64, overrides, ..JanusOptions::default() };
+        let mut m = Janus::open(&dir(), &opts).unwrap_or_else(|e| panic!("{backend:?}: {e}"));
+        for (k, case) in g["understanding"].as_array().unwrap().iter().enumerate() {
+            let mut image = Vec::new();
+            floats(&case["image"], &mut image);
+            let pixels: Vec<f32> = image.iter().map(|&x| (x - 0.5) / 0.5).collect();
+            let want = ints(&case["tokens"]);
+            let got = m.understand(&ints(&case["prompt"]), &[pixels], want.len(), &mut Sampler::greedy(), &mut |_| true).unwrap();
+            assert_eq!(got, want, "{backend:?} understanding case {k} with f16 graphs");
+        }
+        for (k, case) in g["generation"].as_array().unwrap().iter().enumerate() {
+            let got = m
+                .generate_tokens(&ints(&case["prompt"]), case["cfg"].as_f64().unwrap() as f32, &mut Sampler::greedy(), &mut |_, _| true)
+                .unwrap();
+            assert_eq!(got, ints(&case["tokens"]), "{backend:?} generation case {k} with f16 graphs");
+        }
+    }
+}

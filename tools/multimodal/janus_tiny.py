@@ -123,7 +123,7 @@ class LanguageModel(nn.Module):
         b, s, _ = x.shape
         freqs = position_ids.to(torch.float32).unsqueeze(-1) * self.inv_freq  # [B,S,Dh/2]
         emb = torch.cat([freqs, freqs], dim=-1)
-        cos, sin = emb.cos().unsqueeze(1), emb.sin().unsqueeze(1)
+        cos, sin = emb.cos().unsqueeze(1).to(x.dtype), emb.sin().unsqueeze(1).to(x.dtype)
         p = past[0].shape[2]
         total = p + s
         # Causal within the new tokens, everything in the past visible, padding masked out.
@@ -340,6 +340,21 @@ def main():
            {"image_ids": {0: "batch_size", 1: "sequence_length"}, "inputs_embeds": {0: "batch_size", 1: "sequence_length"}})
     export(ImageDecode(m), (torch.randint(0, q.num_embeddings, (1, q.num_patches ** 2)),), out / "onnx/image_decode.onnx",
            ["generated_tokens"], ["decoded_image"], {"generated_tokens": {0: "batch_size"}, "decoded_image": {0: "batch_size"}})
+
+    # float16 variants (`_fp16`) of the decoder side, as exporters publish them: f16 embeddings,
+    # cache, hidden state and logits at the graph boundaries.
+    import copy
+
+    h = copy.deepcopy(m).half()
+    lm16 = LanguageModel(h, cfg).eval()
+    half = lambda ts: [x.half() if x.is_floating_point() else x for x in ts]  # noqa: E731
+    export(lm16, tuple(half([emb, torch.ones(b, 5, dtype=torch.int64), torch.tensor([[3, 4]]), *past])),
+           out / "onnx/language_model_fp16.onnx", ["inputs_embeds", "attention_mask", "position_ids", *names_past],
+           ["last_hidden_state", *names_present, *names_att], dyn)
+    export(LmHead(h), (hs.half(),), out / "onnx/lm_head_fp16.onnx", ["last_hidden_state"], ["logits"], hd)
+    export(GenHead(h), (hs.half(),), out / "onnx/gen_head_fp16.onnx", ["last_hidden_state"], ["logits"], hd)
+    export(GenImgEmbeds(h), (torch.tensor([[3, 4]]),), out / "onnx/gen_img_embeds_fp16.onnx", ["image_ids"], ["inputs_embeds"],
+           {"image_ids": {0: "batch_size", 1: "sequence_length"}, "inputs_embeds": {0: "batch_size", 1: "sequence_length"}})
 
     if a.checkpoint:
         write_checkpoint_configs(out, Path(a.checkpoint), m, cfg)
