@@ -20,3 +20,28 @@ pub fn third_party(name: &str) -> PathBuf {
 pub fn golden_dir() -> PathBuf {
     root().join("tests").join("golden")
 }
+
+/// The integers of a JSON array.
+pub fn json_ints(v: &serde_json::Value) -> Vec<i64> {
+    v.as_array().map(|a| a.iter().filter_map(serde_json::Value::as_i64).collect()).unwrap_or_default()
+}
+
+/// The numbers of a (nested) JSON array, flattened in order, appended to `out`.
+pub fn json_floats(v: &serde_json::Value, out: &mut Vec<f32>) {
+    match v {
+        serde_json::Value::Array(a) => a.iter().for_each(|x| json_floats(x, out)),
+        x => out.extend(x.as_f64().map(|f| f as f32)),
+    }
+}
+
+/// The CPU backends compiled into this build.
+pub fn cpu_backends() -> Vec<edgert::backend::BackendChoice> {
+    let mut b = Vec::new();
+    if cfg!(feature = "tract") {
+        b.push(edgert::backend::BackendChoice::Tract);
+    }
+    if cfg!(feature = "ort") {
+        b.push(edgert::backend::BackendChoice::OrtCpu);
+    }
+    b
+}

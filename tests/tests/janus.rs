@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use edgert::backend::BackendChoice;
 use edgert::multimodal::{Janus, JanusOptions, Sampler};
+use edgert_tests::{cpu_backends, json_floats, json_ints};
 use serde_json::Value;
 
 fn dir() -> PathBuf {
@@ -17,28 +18,6 @@ fn golden() -> Value {
     serde_json::from_str(&std::fs::read_to_string(dir().join("golden.json")).unwrap()).unwrap()
 }
 
-fn ints(v: &Value) -> Vec<i64> {
-    v.as_array().unwrap().iter().map(|x| x.as_i64().unwrap()).collect()
-}
-
-fn floats(v: &Value, out: &mut Vec<f32>) {
-    match v {
-        Value::Array(a) => a.iter().for_each(|x| floats(x, out)),
-        x => out.push(x.as_f64().unwrap() as f32),
-    }
-}
-
-fn backends() -> Vec<BackendChoice> {
-    let mut b = Vec::new();
-    if cfg!(feature = "tract") {
-        b.push(BackendChoice::Tract);
-    }
-    if cfg!(feature = "ort") {
-        b.push(BackendChoice::OrtCpu);
-    }
-    b
-}
-
 fn open(backend: BackendChoice) -> Janus {
     Janus::open(&dir(), &JanusOptions { backend, max_length: 64, ..JanusOptions::default() })
         .unwrap_or_else(|e| panic!("{backend:?}: {e}"))
@@ -47,17 +26,17 @@ fn open(backend: BackendChoice) -> Janus {
 #[test]
 fn understanding_reproduces_transformers_greedy_tokens() {
     let g = golden();
-    for backend in backends() {
+    for backend in cpu_backends() {
         let mut m = open(backend);
         let mean = g["understanding"][0]["pixel_values_mean"].as_f64().unwrap() as f32;
         let std = g["understanding"][0]["pixel_values_std"].as_f64().unwrap() as f32;
         let mut capacity = None;
         for (k, case) in g["understanding"].as_array().unwrap().iter().enumerate() {
-            let prompt = ints(&case["prompt"]);
+            let prompt = json_ints(&case["prompt"]);
             let mut image = Vec::new();
-            floats(&case["image"], &mut image);
+            json_floats(&case["image"], &mut image);
             let pixels: Vec<f32> = image.iter().map(|&x| (x - mean) / std).collect();
-            let want = ints(&case["tokens"]);
+            let want = json_ints(&case["tokens"]);
             let mut streamed = Vec::new();
             let got = m
                 .understand(&prompt, &[pixels], want.len(), &mut Sampler::greedy(), &mut |t| {
@@ -77,10 +56,10 @@ fn understanding_reproduces_transformers_greedy_tokens() {
 #[test]
 fn guided_generation_reproduces_transformers_tokens_logits_and_pixels() {
     let g = golden();
-    for backend in backends() {
+    for backend in cpu_backends() {
         let mut m = open(backend);
         for (k, case) in g["generation"].as_array().unwrap().iter().enumerate() {
-            let prompt = ints(&case["prompt"]);
+            let prompt = json_ints(&case["prompt"]);
             let cfg = case["cfg"].as_f64().unwrap() as f32;
             let mut first = Vec::new();
             let tokens = m
@@ -91,16 +70,16 @@ fn guided_generation_reproduces_transformers_tokens_logits_and_pixels() {
                     true
                 })
                 .unwrap_or_else(|e| panic!("{backend:?} case {k}: {e}"));
-            assert_eq!(tokens, ints(&case["tokens"]), "{backend:?} case {k}: image tokens differ from transformers'");
+            assert_eq!(tokens, json_ints(&case["tokens"]), "{backend:?} case {k}: image tokens differ from transformers'");
             // Guided logits: float32 sums in another order; 1e-4 is ~1e-5 relative here.
             let mut want = Vec::new();
-            floats(&case["first_logits"], &mut want);
+            json_floats(&case["first_logits"], &mut want);
             let err = first.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
             assert_eq!(first.len(), want.len());
             assert!(err < 1e-4, "{backend:?} case {k}: guided logits differ by {err}");
             let decoded = m.decode_tokens(&tokens).unwrap();
             let mut want_img = Vec::new();
-            floats(&case["image"], &mut want_img);
+            json_floats(&case["image"], &mut want_img);
             let got = decoded.as_f32().unwrap();
             assert_eq!(got.len(), want_img.len());
             let err = got.iter().zip(&want_img).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
@@ -113,7 +92,7 @@ fn guided_generation_reproduces_transformers_tokens_logits_and_pixels() {
 
 #[test]
 fn cfg_rows_keep_bos_and_begin_of_image() {
-    let m = open(backends()[0]);
+    let m = open(cpu_backends()[0]);
     let c = m.config().clone();
     let boi = c.boi_token_id.unwrap();
     let rows = m.cfg_rows(&[c.bos_token_id, 20, 21, boi]);
@@ -122,7 +101,7 @@ fn cfg_rows_keep_bos_and_begin_of_image() {
 
 #[test]
 fn bad_prompts_and_exports_are_clear_errors() {
-    let mut m = open(backends()[0]);
+    let mut m = open(cpu_backends()[0]);
     let t = m.config().num_image_tokens;
     let s = m.config().image_size;
     let image = vec![0.0f32; 3 * s * s];
@@ -149,7 +128,7 @@ fn bad_prompts_and_exports_are_clear_errors() {
 
 #[test]
 fn preprocessing_letterboxes_on_the_background_colour() {
-    let m = open(backends()[0]);
+    let m = open(cpu_backends()[0]);
     let s = m.config().image_size;
     // A white 2:1 image: the top and bottom quarters are background, the middle white.
     let img = edgert::multimodal::RgbImage { width: 2 * s, height: s, rgb: vec![255; 2 * s * s * 3] };
@@ -168,18 +147,18 @@ fn alignment_matches_transformers_attention() {
     let g = golden();
     let want_und: Vec<f32> = g["alignment"]["understanding"]["per_layer"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
     let want_gen: Vec<f32> = g["alignment"]["generation"]["per_layer"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
-    for backend in backends() {
+    for backend in cpu_backends() {
         let mut m = open(backend);
         m.trace_alignment_on(true).unwrap();
         let case = &g["understanding"][0];
         let mut image = Vec::new();
-        floats(&case["image"], &mut image);
+        json_floats(&case["image"], &mut image);
         let pixels: Vec<f32> = image.iter().map(|&x| (x - 0.5) / 0.5).collect();
-        let n = ints(&case["tokens"]).len();
-        m.understand(&ints(&case["prompt"]), &[pixels], n, &mut Sampler::greedy(), &mut |_| true).unwrap();
+        let n = json_ints(&case["tokens"]).len();
+        m.understand(&json_ints(&case["prompt"]), &[pixels], n, &mut Sampler::greedy(), &mut |_| true).unwrap();
         let und = m.alignment().expect("traced");
         let case = &g["generation"][0];
-        m.generate_tokens(&ints(&case["prompt"]), case["cfg"].as_f64().unwrap() as f32, &mut Sampler::greedy(), &mut |_, _| true)
+        m.generate_tokens(&json_ints(&case["prompt"]), case["cfg"].as_f64().unwrap() as f32, &mut Sampler::greedy(), &mut |_, _| true)
             .unwrap();
         let gen = m.alignment().expect("traced");
         for (name, got, want) in [("understanding", &und, &want_und), ("generation", &gen, &want_gen)] {
@@ -198,7 +177,7 @@ fn alignment_matches_transformers_attention() {
 #[test]
 fn float16_graphs_mix_with_float32_ones() {
     let g = golden();
-    for backend in backends() {
+    for backend in cpu_backends() {
         let overrides = ["language_model", "lm_head", "gen_head", "gen_img_embeds"]
             .iter()
             .map(|n| (n.to_string(), edgert::multimodal::Variant::Fp16))
@@ -207,17 +186,17 @@ fn float16_graphs_mix_with_float32_ones() {
         let mut m = Janus::open(&dir(), &opts).unwrap_or_else(|e| panic!("{backend:?}: {e}"));
         for (k, case) in g["understanding"].as_array().unwrap().iter().enumerate() {
             let mut image = Vec::new();
-            floats(&case["image"], &mut image);
+            json_floats(&case["image"], &mut image);
             let pixels: Vec<f32> = image.iter().map(|&x| (x - 0.5) / 0.5).collect();
-            let want = ints(&case["tokens"]);
-            let got = m.understand(&ints(&case["prompt"]), &[pixels], want.len(), &mut Sampler::greedy(), &mut |_| true).unwrap();
+            let want = json_ints(&case["tokens"]);
+            let got = m.understand(&json_ints(&case["prompt"]), &[pixels], want.len(), &mut Sampler::greedy(), &mut |_| true).unwrap();
             assert_eq!(got, want, "{backend:?} understanding case {k} with f16 graphs");
         }
         for (k, case) in g["generation"].as_array().unwrap().iter().enumerate() {
             let got = m
-                .generate_tokens(&ints(&case["prompt"]), case["cfg"].as_f64().unwrap() as f32, &mut Sampler::greedy(), &mut |_, _| true)
+                .generate_tokens(&json_ints(&case["prompt"]), case["cfg"].as_f64().unwrap() as f32, &mut Sampler::greedy(), &mut |_, _| true)
                 .unwrap();
-            assert_eq!(got, ints(&case["tokens"]), "{backend:?} generation case {k} with f16 graphs");
+            assert_eq!(got, json_ints(&case["tokens"]), "{backend:?} generation case {k} with f16 graphs");
         }
     }
 }

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use edgert::backend::BackendChoice;
 use edgert::multimodal::{JanusOptions, Sampler, UniFork};
+use edgert_tests::{cpu_backends, json_floats, json_ints};
 use serde_json::Value;
 
 fn dir() -> PathBuf {
@@ -17,28 +18,6 @@ fn golden() -> Value {
     serde_json::from_str(&std::fs::read_to_string(dir().join("golden.json")).unwrap()).unwrap()
 }
 
-fn ints(v: &Value) -> Vec<i64> {
-    v.as_array().unwrap().iter().map(|x| x.as_i64().unwrap()).collect()
-}
-
-fn floats(v: &Value, out: &mut Vec<f32>) {
-    match v {
-        Value::Array(a) => a.iter().for_each(|x| floats(x, out)),
-        x => out.push(x.as_f64().unwrap() as f32),
-    }
-}
-
-fn backends() -> Vec<BackendChoice> {
-    let mut b = Vec::new();
-    if cfg!(feature = "tract") {
-        b.push(BackendChoice::Tract);
-    }
-    if cfg!(feature = "ort") {
-        b.push(BackendChoice::OrtCpu);
-    }
-    b
-}
-
 fn open(backend: BackendChoice) -> UniFork {
     UniFork::open(&dir(), &JanusOptions { backend, max_length: 64, ..JanusOptions::default() }).unwrap_or_else(|e| panic!("{backend:?}: {e}"))
 }
@@ -46,17 +25,17 @@ fn open(backend: BackendChoice) -> UniFork {
 #[test]
 fn understanding_through_trunk_and_branch_reproduces_the_uncached_reference() {
     let g = golden();
-    for backend in backends() {
+    for backend in cpu_backends() {
         let mut m = open(backend);
         assert_eq!(m.layers(), (2, 2, 2));
         for (k, case) in g["understanding"].as_array().unwrap().iter().enumerate() {
             let mut image = Vec::new();
-            floats(&case["image"], &mut image);
+            json_floats(&case["image"], &mut image);
             let codes = m.encode_image(&image).unwrap();
-            assert_eq!(codes, ints(&case["codes"]), "{backend:?} case {k}: VQ codes");
-            let want = ints(&case["tokens"]);
+            assert_eq!(codes, json_ints(&case["codes"]), "{backend:?} case {k}: VQ codes");
+            let want = json_ints(&case["tokens"]);
             let got = m
-                .understand(&ints(&case["before_image"]), &codes, &ints(&case["after_image"]), want.len(), &mut Sampler::greedy(), &mut |_| true)
+                .understand(&json_ints(&case["before_image"]), &codes, &json_ints(&case["after_image"]), want.len(), &mut Sampler::greedy(), &mut |_| true)
                 .unwrap();
             assert_eq!(got, want, "{backend:?} case {k}: answer tokens");
         }
@@ -66,28 +45,28 @@ fn understanding_through_trunk_and_branch_reproduces_the_uncached_reference() {
 #[test]
 fn guided_generation_reproduces_the_uncached_reference() {
     let g = golden();
-    for backend in backends() {
+    for backend in cpu_backends() {
         let mut m = open(backend);
         for (k, case) in g["generation"].as_array().unwrap().iter().enumerate() {
             let mut first = Vec::new();
             let codes = m
-                .generate(&ints(&case["prompt"]), case["cfg"].as_f64().unwrap() as f32, &mut Sampler::greedy(), &mut |s, l| {
+                .generate(&json_ints(&case["prompt"]), case["cfg"].as_f64().unwrap() as f32, &mut Sampler::greedy(), &mut |s, l| {
                     if s == 0 {
                         first = l.to_vec();
                     }
                     true
                 })
                 .unwrap();
-            assert_eq!(codes, ints(&case["codes"]), "{backend:?} case {k}: image codes");
+            assert_eq!(codes, json_ints(&case["codes"]), "{backend:?} case {k}: image codes");
             let mut want = Vec::new();
-            floats(&case["first_logits"], &mut want);
+            json_floats(&case["first_logits"], &mut want);
             let err = first.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
             // The reference recomputes the whole sequence (another summation order) and the
             // doubled weights make logits of order 10: 1e-3 absolute is ~1e-4 relative.
             assert!(err < 1e-3, "{backend:?} case {k}: guided logits differ by {err}");
             let img = m.decode_image(&codes).unwrap();
             let mut want = Vec::new();
-            floats(&case["image"], &mut want);
+            json_floats(&case["image"], &mut want);
             let got = img.as_f32().unwrap();
             assert_eq!(got.len(), want.len());
             let err = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
@@ -98,7 +77,7 @@ fn guided_generation_reproduces_the_uncached_reference() {
 
 #[test]
 fn bad_inputs_are_clear_errors() {
-    let mut m = open(backends()[0]);
+    let mut m = open(cpu_backends()[0]);
     assert!(m.encode_image(&[0.0; 7]).unwrap_err().to_string().contains("3×"));
     assert!(m.generate(&[], 3.0, &mut Sampler::greedy(), &mut |_, _| true).unwrap_err().to_string().contains("empty"));
     let long = vec![5i64; 80];

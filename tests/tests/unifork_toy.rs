@@ -5,8 +5,8 @@
 
 use std::path::PathBuf;
 
-use edgert::backend::BackendChoice;
 use edgert::multimodal::{letterbox, to_rgb, JanusOptions, Sampler, UniFork};
+use edgert_tests::cpu_backends;
 
 const COLOURS: [(&str, [u8; 3]); 4] = [("red", [230, 40, 40]), ("green", [40, 200, 60]), ("blue", [50, 80, 240]), ("yellow", [235, 220, 40])];
 const SHAPES: [&str; 3] = ["circle", "square", "triangle"];
@@ -57,22 +57,11 @@ fn tokenizer() -> tokenizers::Tokenizer {
     tokenizers::Tokenizer::from_file(dir().join("tokenizer.json")).unwrap()
 }
 
-fn backends() -> Vec<BackendChoice> {
-    let mut b = Vec::new();
-    if cfg!(feature = "tract") {
-        b.push(BackendChoice::Tract);
-    }
-    if cfg!(feature = "ort") {
-        b.push(BackendChoice::OrtCpu);
-    }
-    b
-}
-
 #[test]
 fn the_toy_captions_its_scenes() {
     let tk = tokenizer();
     let scenes = scenes();
-    for backend in backends() {
+    for backend in cpu_backends() {
         let mut m = UniFork::open(&dir(), &JanusOptions { backend, max_length: 128, ..JanusOptions::default() }).unwrap();
         let c = m.config().clone();
         let mut right = 0;
@@ -94,7 +83,7 @@ fn the_toy_captions_its_scenes() {
 fn the_toy_draws_what_its_captions_say() {
     let tk = tokenizer();
     let scenes = scenes();
-    for backend in backends() {
+    for backend in cpu_backends() {
         let mut m = UniFork::open(&dir(), &JanusOptions { backend, max_length: 128, ..JanusOptions::default() }).unwrap();
         let c = m.config().clone();
         let mut right = 0;

@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use half::f16;
 
 use super::kv::{AlignTrace, KvGraph};
-use super::sampling::{cfg_combine, Sampler};
+use super::sampling::{guidance_rows, guided, Sampler};
 use crate::backend::{self, BackendChoice, Graph, Session, SessionOptions};
 use crate::error::{Error, ErrorKind, Result};
 use crate::tensor::{DType, Input, Tensor, TensorData, TensorInfo, TensorView};
@@ -462,8 +462,8 @@ impl Janus {
     /// The conditional and unconditional rows of a generation prompt: the unconditional row is
     /// the prompt with every token but BOS and begin-of-image replaced by pad.
     pub fn cfg_rows(&self, prompt: &[i64]) -> Vec<i64> {
-        let keep = |t: i64| t == self.cfg.bos_token_id || Some(t) == self.cfg.boi_token_id;
-        prompt.iter().copied().chain(prompt.iter().map(|&t| if keep(t) { t } else { self.cfg.pad_token_id })).collect()
+        let c = &self.cfg;
+        guidance_rows(prompt, |t| t == c.bos_token_id || Some(t) == c.boi_token_id, c.pad_token_id)
     }
 
     /// Prompt → image tokens with classifier-free guidance of weight `cfg` (≤ 1: none).
@@ -479,9 +479,8 @@ impl Janus {
         if prompt.is_empty() {
             return Err(Error::new(ErrorKind::InvalidInput, "the prompt is empty"));
         }
-        let guided = cfg > 1.0;
-        let rows = if guided { 2 } else { 1 };
-        let ids = if guided { self.cfg_rows(prompt) } else { prompt.to_vec() };
+        let rows = if cfg > 1.0 { 2 } else { 1 };
+        let ids = if rows == 2 { self.cfg_rows(prompt) } else { prompt.to_vec() };
         self.lm.reset(rows);
         self.graph_time = std::time::Duration::ZERO;
         self.align.start(vec![true; prompt.len()], self.max_length);
@@ -492,13 +491,7 @@ impl Janus {
         let mut combined = Vec::new();
         for k in 0..t {
             let logits = self.head(true)?;
-            let scores: &[f32] = if guided {
-                combined.resize(logits[0].len(), 0.0);
-                cfg_combine(&logits[0], &logits[1], cfg, &mut combined);
-                &combined
-            } else {
-                &logits[0]
-            };
+            let scores = guided(&logits, cfg, &mut combined);
             let go_on = on_step(k, scores);
             let tok = sampler.sample(scores) as i64;
             out.push(tok);

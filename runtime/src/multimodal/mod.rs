@@ -15,5 +15,5 @@ pub mod sampling;
 pub mod unifork;
 
 pub use janus::{letterbox, to_rgb, Janus, JanusConfig, JanusOptions, RgbImage, Variant};
-pub use sampling::{cfg_combine, Sampler};
+pub use sampling::{cfg_combine, guidance_rows, Sampler};
 pub use unifork::{Task, UniFork, UniForkConfig};

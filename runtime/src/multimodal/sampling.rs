@@ -111,6 +111,23 @@ pub fn cfg_combine(cond: &[f32], uncond: &[f32], weight: f32, out: &mut [f32]) {
     }
 }
 
+/// The rows of a guided prompt: the prompt, then the unconditional row — every token for which
+/// `keep` is false replaced by `pad` (the official samplers keep BOS and begin-of-image).
+pub fn guidance_rows(prompt: &[i64], keep: impl Fn(i64) -> bool, pad: i64) -> Vec<i64> {
+    prompt.iter().copied().chain(prompt.iter().map(|&t| if keep(t) { t } else { pad })).collect()
+}
+
+/// The scores to sample from: with guidance, rows 0 (conditional) and 1 (unconditional) combined
+/// into `mixed`; without, row 0.
+pub(crate) fn guided<'a>(logits: &'a [Vec<f32>], cfg: f32, mixed: &'a mut Vec<f32>) -> &'a [f32] {
+    if logits.len() < 2 {
+        return &logits[0];
+    }
+    mixed.resize(logits[0].len(), 0.0);
+    cfg_combine(&logits[0], &logits[1], cfg, mixed);
+    mixed
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

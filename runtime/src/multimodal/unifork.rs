@@ -12,7 +12,7 @@
 use std::path::Path;
 
 use super::kv::{AlignTrace, KvGraph};
-use super::sampling::{cfg_combine, Sampler};
+use super::sampling::{guidance_rows, guided, Sampler};
 use crate::backend::{self, Graph, Session, SessionOptions};
 use crate::error::{Error, ErrorKind, Result};
 use crate::tensor::{Input, Tensor, TensorView};
@@ -258,12 +258,10 @@ impl UniFork {
         if prompt.is_empty() {
             return Err(Error::new(ErrorKind::InvalidInput, "the prompt is empty"));
         }
-        let guided = cfg > 1.0;
-        let rows = if guided { 2 } else { 1 };
+        let rows = if cfg > 1.0 { 2 } else { 1 };
         let c = &self.cfg;
-        let keep = |t: i64| t == c.bos_token_id || t == c.boi_token_id;
-        let ids: Vec<i64> = if guided {
-            prompt.iter().copied().chain(prompt.iter().map(|&t| if keep(t) { t } else { c.pad_token_id })).collect()
+        let ids = if rows == 2 {
+            guidance_rows(prompt, |t| t == c.bos_token_id || t == c.boi_token_id, c.pad_token_id)
         } else {
             prompt.to_vec()
         };
@@ -274,13 +272,7 @@ impl UniFork {
         let mut codes = Vec::with_capacity(self.cfg.num_image_tokens);
         let mut mixed = Vec::new();
         for k in 0..self.cfg.num_image_tokens {
-            let scores: &[f32] = if guided {
-                mixed.resize(logits[0].len(), 0.0);
-                cfg_combine(&logits[0], &logits[1], cfg, &mut mixed);
-                &mixed
-            } else {
-                &logits[0]
-            };
+            let scores = guided(&logits, cfg, &mut mixed);
             let go_on = on_step(k, scores);
             let tok = sampler.sample(scores) as i64;
             codes.push(tok);

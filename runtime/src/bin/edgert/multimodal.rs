@@ -153,15 +153,7 @@ pub fn describe(args: &DescribeArgs) -> Result<ExitCode> {
     let mut m = load(&args.model)?;
     let mut sampler = sampler(&args.model, 0.0)?;
     let c = m.janus.config().clone();
-    // The DeepSeek chat format Janus was tuned on, the image where the user turn starts.
-    let boi = special(&m.tokenizer, "<begin_of_image>", c.boi_token_id)?;
-    let eoi = special(&m.tokenizer, "<end_of_image>", None)?;
-    let mut prompt = vec![c.bos_token_id];
-    prompt.extend(encode(&m.tokenizer, &format!("{SYSTEM}\n\n<|User|>: "))?);
-    prompt.push(boi);
-    prompt.extend(std::iter::repeat_n(c.image_token_id, c.num_image_tokens));
-    prompt.push(eoi);
-    prompt.extend(encode(&m.tokenizer, &format!("\n{}\n\n<|Assistant|>:", question.trim()))?);
+    let prompt = understanding_prompt(&m, question)?;
     let pixels = m.janus.preprocess(&image)?;
 
     let start = Instant::now();
@@ -230,10 +222,7 @@ pub fn generate(args: &GenerateArgs) -> Result<ExitCode> {
     if !(cfg >= 0.0 && cfg.is_finite()) {
         return Err(Error::new(ErrorKind::InvalidInput, format!("--cfg must be a non-negative number, not {cfg}")));
     }
-    let boi = special(&m.tokenizer, "<begin_of_image>", c.boi_token_id)?;
-    let mut prompt = vec![c.bos_token_id];
-    prompt.extend(encode(&m.tokenizer, &format!("<|User|>: {}\n\n<|Assistant|>:", args.prompt.trim()))?);
-    prompt.push(boi);
+    let prompt = generation_prompt(&m, &args.prompt)?;
     let start = Instant::now();
     let mut first: Option<f64> = None;
     let tokens = m.janus.generate_tokens(&prompt, cfg, &mut sampler, &mut |_, _| {
@@ -298,6 +287,7 @@ pub struct AlignmentArgs {
     model: ModelArgs,
 }
 
+/// The DeepSeek chat format Janus was tuned on, the image where the user turn starts.
 fn understanding_prompt(m: &Loaded, question: &str) -> Result<Vec<i64>> {
     let c = m.janus.config();
     let boi = special(&m.tokenizer, "<begin_of_image>", c.boi_token_id)?;
