@@ -393,6 +393,33 @@ fn an_empty_or_content_free_query_is_an_error_with_a_hint() {
     assert_eq!(String::from_utf8_lossy(&o.stdout), "remove \"music\"\nremove \"rain\"\n");
 }
 
+/// A PNG claiming `w`×`h` pixels, with no image data.
+fn png_header(w: u32, h: u32) -> Vec<u8> {
+    fn crc32(data: &[u8]) -> u32 {
+        let mut crc = 0xffff_ffffu32;
+        for &b in data {
+            crc ^= u32::from(b);
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+            }
+        }
+        !crc
+    }
+    let mut ihdr = Vec::new();
+    ihdr.extend_from_slice(&w.to_be_bytes());
+    ihdr.extend_from_slice(&h.to_be_bytes());
+    ihdr.extend_from_slice(&[8, 2, 0, 0, 0]);
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    for (kind, data) in [(&b"IHDR"[..], &ihdr[..]), (b"IDAT", &[]), (b"IEND", &[])] {
+        let mut body = kind.to_vec();
+        body.extend_from_slice(data);
+        png.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        png.extend_from_slice(&body);
+        png.extend_from_slice(&crc32(&body).to_be_bytes());
+    }
+    png
+}
+
 fn janus_tiny() -> PathBuf {
     root().join("tests").join("golden").join("janus_tiny")
 }
@@ -427,8 +454,16 @@ fn describe_and_generate_run_a_janus_export() {
     }
     assert!(answers.windows(2).all(|w| w[0] == w[1]), "backends disagree: {answers:?}");
 
+    let huge = dir.join("huge.png");
+    std::fs::write(&huge, png_header(20_000, 20_000)).unwrap();
+    let empty = dir.join("empty.png");
+    std::fs::write(&empty, png_header(0, 0)).unwrap();
     for (args, needle) in [
         (vec!["describe", "Cargo.toml", "--model", m], "not an image"),
+        (vec!["describe", huge.to_str().unwrap(), "--model", m], "20000×20000"),
+        (vec!["describe", empty.to_str().unwrap(), "--model", m], "image"),
+        (vec!["describe", dir.join("missing.png").to_str().unwrap(), "--model", m], "not a file"),
+        (vec!["generate", "w1", "-o", dir.join("x.png").to_str().unwrap(), "--model", m, "--cfg=-1"], "--cfg"),
         (vec!["describe", png.to_str().unwrap(), "--prompt", " ", "--model", m], "prompt is empty"),
         (vec!["generate", "w1", "-o", "/nonexistent-dir/x.png", "--model", m], "does not exist"),
         (vec!["generate", "w1", "-o", dir.join("x.png").to_str().unwrap(), "--model", "/tmp"], "config.json"),

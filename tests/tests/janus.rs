@@ -124,6 +124,33 @@ fn bad_prompts_and_exports_are_clear_errors() {
     assert!(e.to_string().contains("language_model_q4f16.onnx") || e.to_string().contains("_q4f16.onnx"), "{e}");
     let e = Janus::open(&dir().join("onnx"), &JanusOptions::default()).err().unwrap();
     assert!(e.to_string().contains("config.json"), "{e}");
+    // A language model whose cache is named otherwise (`past_key_valueX.{i}.key`: the same
+    // graph with the names' bytes changed).
+    let tmp = std::env::temp_dir().join(format!("edgert-janus-badkv-{}", std::process::id()));
+    std::fs::create_dir_all(tmp.join("onnx")).unwrap();
+    for f in ["config.json", "generation_config.json", "preprocessor_config.json"] {
+        std::fs::copy(dir().join(f), tmp.join(f)).unwrap();
+    }
+    for g in edgert::multimodal::janus::GRAPHS {
+        let mut bytes = std::fs::read(dir().join("onnx").join(format!("{g}.onnx"))).unwrap();
+        if g == "language_model" {
+            let (from, to) = (b"past_key_values", b"past_key_valueX");
+            let mut i = 0;
+            while i + from.len() <= bytes.len() {
+                if &bytes[i..i + from.len()] == from {
+                    bytes[i..i + to.len()].copy_from_slice(to);
+                }
+                i += 1;
+            }
+        }
+        std::fs::write(tmp.join("onnx").join(format!("{g}.onnx")), bytes).unwrap();
+    }
+    let e = Janus::open(&tmp, &JanusOptions::default()).err().unwrap();
+    assert!(e.to_string().contains("past_key_values.0.key"), "{e}");
+    // A graph missing.
+    std::fs::remove_file(tmp.join("onnx").join("gen_head.onnx")).unwrap();
+    let e = Janus::open(&tmp, &JanusOptions::default()).err().unwrap();
+    assert!(e.to_string().contains("gen_head.onnx") && e.to_string().contains("missing"), "{e}");
 }
 
 #[test]

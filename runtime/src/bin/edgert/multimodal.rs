@@ -129,7 +129,21 @@ fn special(tk: &tokenizers::Tokenizer, token: &str, fallback: Option<i64>) -> Re
     })
 }
 
+/// The largest image edgert decodes (per side): bigger ones are refused before any pixel is read.
+const MAX_SIDE: u32 = 8192;
+
 fn read_image(path: &Path) -> Result<RgbImage> {
+    if !path.is_file() {
+        return Err(Error::new(ErrorKind::Io, format!("`{}` is not a file", path.display())));
+    }
+    let (w, h) = image::image_dimensions(path)
+        .map_err(|e| Error::new(ErrorKind::InvalidInput, format!("`{}` is not an image edgert reads (PNG, JPEG): {e}", path.display())))?;
+    if w == 0 || h == 0 || w > MAX_SIDE || h > MAX_SIDE {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!("`{}` is {w}×{h} pixels; edgert takes images of 1 to {MAX_SIDE} pixels a side", path.display()),
+        ));
+    }
     let img = image::ImageReader::open(path)
         .map_err(|e| Error::io("reading", path, &e))?
         .with_guessed_format()
