@@ -255,45 +255,15 @@ struct LiveRun {
 /// `/quit` on stdin and returns its JSON report and the recording.
 fn live_run(signal: &[f32], args: &[&str]) -> LiveRun {
     let mut rig = Rig::new(signal.to_vec());
-    let mut child = edgert()
-        .args(["live", "--host", "jack", "--json", "--status-every", "1"])
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let err_lines = Arc::new(Mutex::new(String::new()));
-    let ready = Arc::new(AtomicBool::new(false));
-    let reader = {
-        let (lines, ready) = (err_lines.clone(), ready.clone());
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if line.contains("type a new query") {
-                    ready.store(true, Ordering::Release);
-                }
-                let mut l = lines.lock().unwrap();
-                l.push_str(&line);
-                l.push('\n');
-            }
-        })
-    };
+    let (mut child, reader) = start_live(
+        edgert().args(["live", "--host", "jack", "--json", "--status-every", "1"]).args(args).stdin(Stdio::piped()),
+    );
     rig.connect(child.id());
-    let t = Instant::now();
-    while !ready.load(Ordering::Acquire) {
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("edgert live exited early ({status}): {}", err_lines.lock().unwrap());
-        }
-        assert!(t.elapsed() < Duration::from_secs(60), "edgert live did not start: {}", err_lines.lock().unwrap());
-        std::thread::sleep(Duration::from_millis(20));
-    }
     std::thread::sleep(Duration::from_millis(300));
     let recording = rig.play_and_record(signal.len(), Duration::from_millis(400));
     child.stdin.as_mut().unwrap().write_all(b"/quit\n").unwrap();
     let out = child.wait_with_output().unwrap();
-    reader.join().unwrap();
-    let stderr = err_lines.lock().unwrap().clone();
+    let stderr = reader.join().unwrap();
     assert!(out.status.success(), "edgert live failed ({}): {stderr}", out.status);
     let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("no JSON report ({e}): {stderr}"));
     LiveRun { report, stderr, recording }
@@ -386,6 +356,18 @@ fn forced_overload_degrades_and_recovers_without_blocking_the_callbacks() {
     }
 }
 
+/// Spawns `edgert live` as `cmd` says, with stdout and stderr piped, and waits until it runs;
+/// panics with its stderr if it stops first. The handle yields all of its stderr.
+fn start_live(cmd: &mut Command) -> (Child, std::thread::JoinHandle<String>) {
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let (h, ready) = wait_ready(&mut child);
+    if !ready.load(Ordering::Acquire) {
+        let _ = child.kill();
+        panic!("edgert live did not start: {}", h.join().unwrap());
+    }
+    (child, h)
+}
+
 fn wait_ready(child: &mut Child) -> (std::thread::JoinHandle<String>, Arc<AtomicBool>) {
     let stderr = child.stderr.take().unwrap();
     let ready = Arc::new(AtomicBool::new(false));
@@ -419,16 +401,8 @@ fn ctrl_c_stops_cleanly_and_finalises_the_recording() {
     let _jack = Jack::start("sigint");
     let out = tmp("sigint.wav");
     let _ = std::fs::remove_file(&out);
-    let mut child = edgert()
-        .args(["live", "--host", "jack", "--model", "models/third_party/gtcrn", "--record"])
-        .arg(&out)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (h, ready) = wait_ready(&mut child);
-    assert!(ready.load(Ordering::Acquire), "edgert live did not start");
+    let (mut child, h) =
+        start_live(edgert().args(["live", "--host", "jack", "--model", "models/third_party/gtcrn", "--record"]).arg(&out).stdin(Stdio::null()));
     std::thread::sleep(Duration::from_millis(1500));
     let k = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     assert!(k.success());
@@ -450,16 +424,8 @@ fn server_disappearing_mid_stream_is_a_clear_error_and_keeps_the_recording() {
     let mut jack = Jack::start("vanish");
     let out = tmp("vanish.wav");
     let _ = std::fs::remove_file(&out);
-    let mut child = edgert()
-        .args(["live", "--host", "jack", "--model", "models/third_party/gtcrn", "--record"])
-        .arg(&out)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (h, ready) = wait_ready(&mut child);
-    assert!(ready.load(Ordering::Acquire), "edgert live did not start");
+    let (mut child, h) =
+        start_live(edgert().args(["live", "--host", "jack", "--model", "models/third_party/gtcrn", "--record"]).arg(&out).stdin(Stdio::null()));
     std::thread::sleep(Duration::from_millis(1000));
     jack.kill();
     let t = Instant::now();
