@@ -42,6 +42,10 @@ pub enum ErrorKind {
     /// An audio device or audio server is missing, refuses every format edgert can use, or failed
     /// while streaming (unplugged, server stopped). Retrying helps once the device is back.
     Device,
+    /// Building what was asked for would exceed the memory budget the caller set
+    /// (`--max-memory`, `max_memory_bytes`). Retrying helps with a larger budget or a smaller
+    /// request (fewer operations, a smaller model).
+    MemoryBudget,
 }
 
 impl ErrorKind {
@@ -59,6 +63,7 @@ impl ErrorKind {
             ErrorKind::ProviderUnavailable => "provider-unavailable",
             ErrorKind::Backend => "backend",
             ErrorKind::Device => "device",
+            ErrorKind::MemoryBudget => "memory-budget",
         }
     }
 }

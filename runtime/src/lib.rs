@@ -6,10 +6,15 @@
 //! - [`backend`]: load a graph, see its inputs and outputs, run it ([`backend::Session`]);
 //! - [`package`]: model packages (a folder with `model.toml`), validated up front;
 //! - [`onnx`]: what an ONNX file declares, read without running it;
+//! - [`compile`]: ahead-of-time artifacts beside a package;
+//! - `capi` (feature `capi`): the C ABI, `firmware-examples/include/edgert.h`;
 //! - [`Error`]: the one error type, with an [`ErrorKind`] to match on.
 
 pub mod audio;
 pub mod backend;
+#[cfg(feature = "capi")]
+pub mod capi;
+pub mod compile;
 pub mod dsp;
 pub mod error;
 pub mod live;

@@ -12,7 +12,7 @@ fn encoders() -> Vec<(Provider, TextEncoder)> {
     [(BackendChoice::Tract, Provider::Tract), (BackendChoice::OrtCpu, Provider::OrtCpu)]
         .into_iter()
         .filter(|(_, p)| p.compiled())
-        .map(|(b, p)| (p, TextEncoder::new(&graph, &dir.join("tokenizer.json"), &SessionOptions::new(b)).unwrap()))
+        .map(|(b, p)| (p, TextEncoder::new(&graph, &std::fs::read(dir.join("tokenizer.json")).unwrap(), &SessionOptions::new(b)).unwrap()))
         .collect()
 }
 

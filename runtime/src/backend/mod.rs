@@ -177,6 +177,9 @@ pub struct SessionOptions {
     /// symbolic instead of being fixed at load. ONNX Runtime is always dynamic; tract then
     /// optimises the graph with symbols and resolves them at every run.
     pub dynamic: bool,
+    /// Compiled artifacts to load from (or write, when compiling): see [`crate::compile`].
+    /// Packages set it when they have a `compiled/` folder.
+    pub artifacts: Option<Arc<crate::compile::ArtifactStore>>,
 }
 
 impl SessionOptions {
@@ -193,6 +196,7 @@ impl SessionOptions {
             trt_engine_cache: None,
             trt_timing_cache: None,
             dynamic: false,
+            artifacts: None,
         }
     }
 
@@ -483,13 +487,47 @@ fn is_unavailable(k: ErrorKind) -> bool {
     matches!(k, ErrorKind::NotCompiled | ErrorKind::RuntimeLibrary | ErrorKind::ProviderUnavailable)
 }
 
-/// Loads `graph` on exactly this provider.
+/// Loads `graph` on exactly this provider (from a compiled artifact when the options carry a
+/// store with a matching one).
 pub fn load_on(graph: &Graph, opts: &SessionOptions, provider: Provider) -> Result<Box<dyn Session>> {
-    let r: Result<Box<dyn Session>> = no_panic("loading", || match provider {
-        Provider::Tract => tract::load(graph, opts).map(|s| Box::new(s) as Box<dyn Session>),
-        p => ort::load(graph, opts, p).map(|s| Box::new(s) as Box<dyn Session>),
+    let r: Result<Box<dyn Session>> = no_panic("loading", || match &opts.artifacts {
+        Some(store) => store.load(graph, opts, provider),
+        None => load_direct(graph, opts, provider, Artifact::None).map(|(s, _)| s),
     });
     r.map_err(|e| e.with_context(format!("graph `{}` on {provider}", graph.name())))
+}
+
+/// What a load does with a compiled artifact.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Artifact<'a> {
+    /// None: load from ONNX.
+    None,
+    /// Load from these artifact bytes.
+    Load(&'a [u8]),
+    /// Load from ONNX and write the artifact to this path.
+    Save(&'a Path),
+}
+
+/// Loads on one provider with an artifact; the second value says why an artifact asked for
+/// could not be written (the session is fine).
+pub(crate) fn load_direct(
+    graph: &Graph,
+    opts: &SessionOptions,
+    provider: Provider,
+    artifact: Artifact<'_>,
+) -> Result<(Box<dyn Session>, Option<Error>)> {
+    match provider {
+        Provider::Tract => tract::load_compiled(graph, opts, artifact).map(|(s, e)| (Box::new(s) as Box<dyn Session>, e)),
+        p => ort::load_compiled(graph, opts, p, artifact).map(|(s, e)| (Box::new(s) as Box<dyn Session>, e)),
+    }
+}
+
+/// The version of the runtime that serves `provider`, as compiled artifacts record it.
+pub fn runtime_version(provider: Provider) -> Result<String> {
+    match provider {
+        Provider::Tract => Ok(format!("tract {}", tract::TRACT_VERSION)),
+        _ => ort::runtime().map(|rt| format!("onnxruntime {}", rt.version)),
+    }
 }
 
 /// Runs `f`, turning a panic inside a backend into an error: a malformed graph must never take

@@ -277,12 +277,38 @@ fn tensorrt_eps(_opts: &SessionOptions) -> Result<Vec<ep::ExecutionProviderDispa
 }
 
 pub fn load(graph: &Graph, opts: &SessionOptions, provider: Provider) -> Result<OrtSession> {
+    load_compiled(graph, opts, provider, super::Artifact::None).map(|(s, _)| s)
+}
+
+/// Loads `graph`; with `artifact`, from ONNX Runtime's own optimised form of it (optimisation
+/// then off: it was done when the artifact was made), or writing that form. For TensorRT the
+/// artifact is an EPContext model with the engine embedded: no engine build at start.
+pub(crate) fn load_compiled(
+    graph: &Graph,
+    opts: &SessionOptions,
+    provider: Provider,
+    artifact: super::Artifact<'_>,
+) -> Result<(OrtSession, Option<Error>)> {
     let rt = runtime()?;
     let b = |e: ort::Error<SessionBuilder>| ort_err(ErrorKind::Backend, "configure a session", e);
+    let level = match artifact {
+        super::Artifact::Load(_) => GraphOptimizationLevel::Disable,
+        _ => GraphOptimizationLevel::All,
+    };
     let mut builder = OrtSessionInner::builder(&rt.environment)
         .map_err(|e| ort_err(ErrorKind::Backend, "create a session builder", e))?
-        .with_optimization_level(GraphOptimizationLevel::All)
+        .with_optimization_level(level)
         .map_err(b)?;
+    let mut tmp = None;
+    if let super::Artifact::Save(path) = artifact {
+        let t = path.with_extension("partial");
+        if provider == Provider::OrtTensorRt {
+            builder = tensorrt_context(builder, &t)?;
+        } else {
+            builder = builder.with_optimized_model_path(&t).map_err(b)?;
+        }
+        tmp = Some((t, path));
+    }
     if opts.threads > 0 {
         builder = builder.with_intra_threads(opts.threads).map_err(b)?.with_inter_threads(1).map_err(b)?;
     }
@@ -290,18 +316,49 @@ pub fn load(graph: &Graph, opts: &SessionOptions, provider: Provider) -> Result<
         builder = builder.with_dimension_override(name, *value as i64).map_err(b)?;
     }
     builder = register(builder, rt, opts, provider)?;
-    let session = builder.commit_from_memory(graph.bytes()).map_err(|e| {
+    let bytes = match artifact {
+        super::Artifact::Load(b) => b,
+        _ => graph.bytes(),
+    };
+    let session = builder.commit_from_memory(bytes).map_err(|e| {
         let kind = classify(&e);
         ort_err(kind, "load the graph", e)
     })?;
-    Ok(OrtSession {
+    let save_err = tmp.and_then(|(t, path)| {
+        let r = if t.is_file() {
+            std::fs::rename(&t, path).map_err(|e| Error::io("renaming into", path, &e))
+        } else {
+            Err(Error::new(ErrorKind::Backend, format!("ONNX Runtime wrote no optimised model to `{}`", t.display())))
+        };
+        r.err()
+    });
+    let s = OrtSession {
         name: graph.name().to_string(),
         inputs: graph.inputs().to_vec(),
         outputs: graph.outputs().to_vec(),
         provider,
         constants: opts.constants.clone(),
         session,
-    })
+    };
+    Ok((s, save_err))
+}
+
+/// TensorRT writes an EPContext model (engine embedded) where an artifact is being made.
+#[cfg(feature = "tensorrt")]
+fn tensorrt_context(builder: SessionBuilder, path: &Path) -> Result<SessionBuilder> {
+    let b = |e: ort::Error<SessionBuilder>| ort_err(ErrorKind::Backend, "ask TensorRT for an EPContext model", e);
+    builder
+        .with_config_entry("ep.context_enable", "1")
+        .map_err(b)?
+        .with_config_entry("ep.context_embed_mode", "1")
+        .map_err(b)?
+        .with_config_entry("ep.context_file_path", path.display().to_string())
+        .map_err(b)
+}
+
+#[cfg(not(feature = "tensorrt"))]
+fn tensorrt_context(_builder: SessionBuilder, _path: &Path) -> Result<SessionBuilder> {
+    Err(Error::not_compiled("tensorrt", "the TensorRT execution provider"))
 }
 
 fn input_value<'v>(shape: &'v [usize], data: TensorData<'v>) -> ort::Result<SessionInputValue<'v>> {

@@ -29,6 +29,15 @@ pub fn runtime() -> Result<&'static Runtime> {
 /// Never constructed: this build has no ONNX Runtime backend.
 pub enum OrtSession {}
 
+pub(crate) fn load_compiled(
+    _graph: &Graph,
+    _opts: &SessionOptions,
+    provider: Provider,
+    _artifact: super::Artifact<'_>,
+) -> Result<(OrtSession, Option<Error>)> {
+    Err(Error::not_compiled(provider.feature(), &format!("the {provider} backend")))
+}
+
 pub fn load(_graph: &Graph, _opts: &SessionOptions, provider: Provider) -> Result<OrtSession> {
     Err(Error::not_compiled(provider.feature(), &format!("the {provider} backend")))
 }

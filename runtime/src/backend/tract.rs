@@ -169,7 +169,80 @@ fn decided_ifs(model: &InferenceModel) -> HashMap<String, bool> {
     decided
 }
 
+/// What a session needs besides its plan: the caller's shapes and constants, worked out from
+/// the graph and the options (cheap; done for every load, from ONNX or from an artifact).
+struct Prepared {
+    constants: Vec<(String, EdgeTensor)>,
+    /// Per live input, the plan's shape.
+    plan_shapes: Vec<Vec<PlanDim>>,
+    /// Live inputs' names, in the graph's order.
+    live: Vec<String>,
+}
+
+/// The version of tract this build runs, recorded in compiled artifacts (pinned in the
+/// workspace's Cargo.toml; a test checks the two agree).
+pub const TRACT_VERSION: &str = "0.23.9";
+
+/// Loads `graph`: parse, specialise, declutter, optimise. With `artifact`, the decluttered
+/// graph is read from a compiled artifact instead (parsing and decluttering skipped), or
+/// written to one; a graph that cannot be written is still loaded, and the second value says
+/// why no artifact was made.
+pub(crate) fn load_compiled(
+    graph: &Graph,
+    opts: &SessionOptions,
+    artifact: super::Artifact<'_>,
+) -> Result<(TractSession, Option<Error>)> {
+    let prep = prepare(graph, opts)?;
+    let (typed, save_err) = match artifact {
+        super::Artifact::Load(bytes) => (read_artifact(bytes)?, None),
+        super::Artifact::None => (decluttered(graph, &prep)?, None),
+        super::Artifact::Save(path) => {
+            let typed = decluttered(graph, &prep)?;
+            let r = write_artifact(&typed, path);
+            (typed, r.err())
+        }
+    };
+    Ok((finish(graph, prep, typed)?, save_err))
+}
+
 pub fn load(graph: &Graph, opts: &SessionOptions) -> Result<TractSession> {
+    load_compiled(graph, opts, super::Artifact::None).map(|(s, _)| s)
+}
+
+fn nnef() -> tract_nnef::framework::Nnef {
+    use tract_onnx::WithOnnx;
+    tract_nnef::nnef().with_onnx()
+}
+
+/// Writes the decluttered graph as an NNEF archive (tract's own format), through a temporary
+/// file renamed into place.
+fn write_artifact(typed: &TypedModel, path: &std::path::Path) -> Result<()> {
+    let tmp = path.with_extension("partial");
+    let file = std::fs::File::create(&tmp).map_err(|e| Error::io("creating", &tmp, &e))?;
+    let mut w = std::io::BufWriter::new(file);
+    let r = match nnef().write_to_tar(typed, &mut w) {
+        Ok(_) => {
+            use std::io::Write;
+            w.flush().map_err(|e| Error::io("writing", &tmp, &e))
+        }
+        Err(e) => Err(backend_err("write the graph as NNEF", e)),
+    };
+    drop(w);
+    if let Err(e) = r {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    std::fs::rename(&tmp, path).map_err(|e| Error::io("renaming into", path, &e))
+}
+
+fn read_artifact(bytes: &[u8]) -> Result<TypedModel> {
+    use tract_onnx::tract_hir::tract_core::framework::Framework;
+    nnef()
+        .model_for_read(&mut &bytes[..])
+        .map_err(|e| backend_err("read the compiled artifact", e).with_context("compiled artifact"))
+}
+
+fn prepare(graph: &Graph, opts: &SessionOptions) -> Result<Prepared> {
     let summary = graph.summary();
     let missing: BTreeSet<String> = unsupported_ops(summary.op_histogram.keys()).into_iter().collect();
     if !missing.is_empty() {
@@ -186,12 +259,15 @@ pub fn load(graph: &Graph, opts: &SessionOptions) -> Result<TractSession> {
     let live: Vec<&TensorInfo> =
         graph.inputs().iter().filter(|i| !constants.iter().any(|(n, _)| *n == i.name)).collect();
     let plan_shapes = live.iter().map(|i| plan_shape(opts, i)).collect::<Result<Vec<_>>>()?;
-    let fixed: Vec<(&TensorInfo, &Vec<PlanDim>)> = live.iter().copied().zip(&plan_shapes).collect();
-    // Checked at run time by edgert (a clearer error than tract's); symbolic dims take any size.
-    let shapes: Vec<Vec<Option<usize>>> = plan_shapes
-        .iter()
-        .map(|s| s.iter().map(|d| if let PlanDim::Fixed(n) = d { Some(*n) } else { None }).collect())
-        .collect();
+    Ok(Prepared { constants, plan_shapes, live: live.iter().map(|i| i.name.clone()).collect() })
+}
+
+/// The graph parsed, specialised to the caller's shapes and constants, typed and decluttered.
+fn decluttered(graph: &Graph, prep: &Prepared) -> Result<TypedModel> {
+    let summary = graph.summary();
+    let constants = &prep.constants;
+    let live: Vec<&TensorInfo> = prep.live.iter().filter_map(|n| graph.inputs().iter().find(|i| &i.name == n)).collect();
+    let fixed: Vec<(&TensorInfo, &Vec<PlanDim>)> = live.iter().copied().zip(&prep.plan_shapes).collect();
     let dir = graph.dir().and_then(|d| d.to_str());
 
     // Specialise: constant inputs become initializers; `If`s whose condition is then known
@@ -201,7 +277,7 @@ pub fn load(graph: &Graph, opts: &SessionOptions) -> Result<TractSession> {
     let (mut bytes, mut model) = if constants.is_empty() && !has_if {
         (None, parse(graph.bytes(), dir, &fixed)?)
     } else {
-        let (b, _) = crate::onnx::fold::fold_ifs(graph.bytes(), &constants, &HashMap::new())?;
+        let (b, _) = crate::onnx::fold::fold_ifs(graph.bytes(), constants, &HashMap::new())?;
         let m = parse(&b, dir, &fixed)?;
         (Some(b), m)
     };
@@ -211,7 +287,7 @@ pub fn load(graph: &Graph, opts: &SessionOptions) -> Result<TractSession> {
             if decided.is_empty() {
                 break;
             }
-            let (next, report) = crate::onnx::fold::fold_ifs(b, &constants, &decided)?;
+            let (next, report) = crate::onnx::fold::fold_ifs(b, constants, &decided)?;
             if !report.changed() {
                 break;
             }
@@ -223,7 +299,25 @@ pub fn load(graph: &Graph, opts: &SessionOptions) -> Result<TractSession> {
     onnx_recurrence(&mut typed);
     let mut typed = typed.into_decluttered().map_err(|e| backend_err("declutter the graph", e))?;
     onnx_recurrence(&mut typed);
-    // Decluttered once above; `into_optimized` would declutter again.
+    Ok(typed)
+}
+
+/// Optimises a decluttered graph and makes the session around its plan.
+fn finish(graph: &Graph, prep: Prepared, mut typed: TypedModel) -> Result<TractSession> {
+    if typed.inputs.len() != prep.live.len() || typed.outputs.len() != graph.outputs().len() {
+        return Err(Error::new(
+            ErrorKind::InvalidModel,
+            format!(
+                "the plan has {} inputs and {} outputs where the graph has {} and {}",
+                typed.inputs.len(),
+                typed.outputs.len(),
+                prep.live.len(),
+                graph.outputs().len()
+            ),
+        ));
+    }
+    onnx_recurrence(&mut typed);
+    // Decluttered already; `into_optimized` would declutter again.
     typed.optimize().map_err(|e| backend_err("optimise the graph", e))?;
     onnx_recurrence(&mut typed);
     let plan = SimplePlan::new(typed).map_err(|e| backend_err("plan the graph", e))?;
@@ -232,12 +326,17 @@ pub fn load(graph: &Graph, opts: &SessionOptions) -> Result<TractSession> {
         name: graph.name().to_string(),
         inputs: graph.inputs().to_vec(),
         outputs: graph.outputs().to_vec(),
+        // Checked at run time by edgert (a clearer error than tract's); symbolic dims take any size.
         shapes: graph
             .inputs()
             .iter()
-            .map(|i| live.iter().position(|l| l.name == i.name).map(|ix| shapes[ix].clone()))
+            .map(|i| {
+                prep.live.iter().position(|l| *l == i.name).map(|ix| {
+                    prep.plan_shapes[ix].iter().map(|d| if let PlanDim::Fixed(n) = d { Some(*n) } else { None }).collect()
+                })
+            })
             .collect(),
-        constants,
+        constants: prep.constants,
         state,
     })
 }

@@ -12,6 +12,16 @@ pub fn unsupported_ops<'a>(_ops: impl IntoIterator<Item = &'a String>) -> Vec<St
     Vec::new()
 }
 
+pub const TRACT_VERSION: &str = "none";
+
+pub(crate) fn load_compiled(
+    _graph: &Graph,
+    _opts: &SessionOptions,
+    _artifact: super::Artifact<'_>,
+) -> Result<(TractSession, Option<Error>)> {
+    Err(Error::not_compiled("tract", "the tract backend"))
+}
+
 pub fn load(_graph: &Graph, _opts: &SessionOptions) -> Result<TractSession> {
     Err(Error::not_compiled("tract", "the tract backend"))
 }

@@ -2,14 +2,18 @@
 //! family reads text. [`Package::open`] validates everything up front — files, kind and family,
 //! every graph's inputs and outputs against its role — and reports every problem in one error.
 
+pub mod archive;
 pub mod manifest;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub use manifest::{Family, Kind, Manifest, Source, StftConfig};
 
 use crate::backend::{BackendChoice, Graph, SessionOptions};
+use crate::compile::ArtifactStore;
 use crate::error::{Error, ErrorKind, Result};
 use crate::tensor::{DType, Tensor, TensorInfo};
 
@@ -123,12 +127,77 @@ impl Family {
     }
 }
 
+/// Where a package's files live: a folder, or memory (bytes compiled into the binary, a tar
+/// archive handed over by firmware).
+#[derive(Debug, Clone)]
+pub enum Files {
+    Dir(PathBuf),
+    /// Relative path (`/`-separated, no leading `./`) → bytes.
+    Memory(Arc<BTreeMap<String, Arc<[u8]>>>),
+}
+
+/// A relative path as memory packages key it.
+fn key_of(rel: &Path) -> String {
+    let s = rel.to_string_lossy().replace('\\', "/");
+    let mut s = s.as_str();
+    while let Some(rest) = s.strip_prefix("./") {
+        s = rest;
+    }
+    s.to_string()
+}
+
+impl Files {
+    /// Whether `rel` names a file of the package.
+    pub fn exists(&self, rel: &Path) -> bool {
+        match self {
+            Files::Dir(d) => d.join(rel).is_file(),
+            Files::Memory(m) => m.contains_key(&key_of(rel)),
+        }
+    }
+
+    /// The bytes of `rel`.
+    pub fn read(&self, rel: &Path) -> Result<Cow<'_, [u8]>> {
+        match self {
+            Files::Dir(d) => {
+                let p = d.join(rel);
+                std::fs::read(&p).map(Cow::Owned).map_err(|e| Error::io("reading", &p, &e))
+            }
+            Files::Memory(m) => m.get(&key_of(rel)).map(|b| Cow::Borrowed(&b[..])).ok_or_else(|| {
+                Error::new(ErrorKind::InvalidPackage, format!("the package has no file `{}`", rel.display()))
+            }),
+        }
+    }
+
+    /// A graph file of the package, checked.
+    fn graph(&self, rel: &Path) -> Result<Graph> {
+        match self {
+            Files::Dir(d) => Graph::from_file(d.join(rel)),
+            Files::Memory(m) => match m.get(&key_of(rel)) {
+                Some(b) => Graph::from_bytes(&key_of(rel), b.clone()),
+                None => Err(Error::new(ErrorKind::InvalidPackage, format!("the package has no file `{}`", rel.display()))),
+            },
+        }
+    }
+
+    /// Total bytes of the files (memory packages), or of the folder's regular files.
+    pub fn total_bytes(&self) -> u64 {
+        match self {
+            Files::Dir(d) => std::fs::read_dir(d)
+                .map(|it| it.flatten().filter_map(|e| e.metadata().ok()).filter(|m| m.is_file()).map(|m| m.len()).sum())
+                .unwrap_or(0),
+            Files::Memory(m) => m.values().map(|b| b.len() as u64).sum(),
+        }
+    }
+}
+
 /// A validated model package.
 #[derive(Debug, Clone)]
 pub struct Package {
     dir: PathBuf,
+    files: Files,
     manifest: Manifest,
     graphs: BTreeMap<String, Graph>,
+    artifacts: Option<Arc<ArtifactStore>>,
 }
 
 impl Package {
@@ -153,8 +222,36 @@ impl Package {
         Package::validate(dir, manifest)
     }
 
+    /// A package held in memory: `files` maps relative paths (`model.toml`, `enc.onnx`, ...) to
+    /// their bytes. `label` names it in messages (`embedded:tss-small`). Validated as
+    /// [`Package::open`] validates a folder; graphs with external weights cannot live in memory.
+    pub fn from_memory<B: Into<Arc<[u8]>>>(label: &str, files: impl IntoIterator<Item = (String, B)>) -> Result<Package> {
+        let files: BTreeMap<String, Arc<[u8]>> =
+            files.into_iter().map(|(k, v)| (key_of(Path::new(&k)), v.into())).collect();
+        let what = format!("model package `{label}`");
+        let text = files
+            .get(MANIFEST)
+            .ok_or_else(|| Error::new(ErrorKind::InvalidPackage, format!("no {MANIFEST} among its files")).with_context(what.clone()))?;
+        let text = std::str::from_utf8(text).map_err(|_| {
+            Error::new(ErrorKind::InvalidManifest, format!("{MANIFEST} is not UTF-8 text")).with_context(what.clone())
+        })?;
+        let manifest = Manifest::parse(text, &format!("{label}/{MANIFEST}"))?;
+        Package::validate_files(Path::new(label), Files::Memory(Arc::new(files)), manifest)
+    }
+
+    /// A package from an uncompressed tar archive of its folder (`tar cf pkg.tar -C dir .`),
+    /// held in memory: what firmware hands over when it keeps the model in a flash partition.
+    pub fn from_tar(label: &str, bytes: &[u8]) -> Result<Package> {
+        let files = archive::read_tar(bytes).map_err(|e| e.with_context(format!("model package `{label}`")))?;
+        Package::from_memory(label, files)
+    }
+
     /// Validates a parsed manifest against the files in `dir`.
     pub fn validate(dir: &Path, manifest: Manifest) -> Result<Package> {
+        Package::validate_files(dir, Files::Dir(dir.to_path_buf()), manifest)
+    }
+
+    fn validate_files(dir: &Path, files: Files, manifest: Manifest) -> Result<Package> {
         let mut problems = Vec::new();
         let spec = manifest.family.spec();
 
@@ -166,18 +263,18 @@ impl Package {
         }
         match (&manifest.tokenizer, spec.tokenizer) {
             (None, true) => problems.push(format!("family `{}` reads text and needs `[tokenizer] file`", manifest.family)),
-            (Some(t), _) if !dir.join(t).is_file() => {
+            (Some(t), _) if !files.exists(t) => {
                 problems.push(format!("tokenizer file `{}` does not exist", t.display()))
             }
             _ => {}
         }
         for (name, f) in &manifest.files {
-            if !dir.join(f).is_file() {
+            if !files.exists(f) {
                 problems.push(format!("file `{}` (`files.{name}`) does not exist", f.display()));
             }
         }
         for w in &manifest.weights {
-            if !dir.join(w).is_file() {
+            if !files.exists(w) {
                 problems.push(format!("weights file `{}` does not exist", w.display()));
             }
         }
@@ -201,12 +298,11 @@ impl Package {
                 ));
                 continue;
             };
-            let path = dir.join(file);
-            if !path.is_file() {
+            if !files.exists(file) {
                 problems.push(format!("graph file `{}` (role `{role_name}`) does not exist", file.display()));
                 continue;
             }
-            match Graph::from_file(&path) {
+            match files.graph(file) {
                 Ok(g) => {
                     check_ports(role_name, "input", g.inputs(), rspec.inputs, &mut problems);
                     check_ports(role_name, "output", g.outputs(), rspec.outputs, &mut problems);
@@ -258,11 +354,45 @@ impl Package {
                 &problems,
             ));
         }
-        Ok(Package { dir: dir.to_path_buf(), manifest, graphs })
+        let artifacts = match &files {
+            Files::Dir(d) => ArtifactStore::open(d),
+            Files::Memory(m) => ArtifactStore::from_memory(m),
+        };
+        Ok(Package { dir: dir.to_path_buf(), files, manifest, graphs, artifacts })
     }
 
+    /// The package's folder; for a package in memory, its label.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// Where the package's files live.
+    pub fn files(&self) -> &Files {
+        &self.files
+    }
+
+    /// The package's compiled artifacts (`compiled/`), used by every session loaded through
+    /// [`Package::session_options`]; None when it has none.
+    pub fn artifacts(&self) -> Option<&Arc<ArtifactStore>> {
+        self.artifacts.as_ref()
+    }
+
+    /// The package with another artifact store (`edgert compile` loads through a store in
+    /// compile mode), or none (load every graph from ONNX).
+    #[must_use]
+    pub fn with_artifacts(mut self, store: Option<Arc<ArtifactStore>>) -> Package {
+        self.artifacts = store;
+        self
+    }
+
+    /// Whether the package lives in memory (embedded, or from a tar archive).
+    pub fn in_memory(&self) -> bool {
+        matches!(self.files, Files::Memory(_))
+    }
+
+    /// The bytes of one of the package's files (a path relative to the package).
+    pub fn read(&self, rel: impl AsRef<Path>) -> Result<Cow<'_, [u8]>> {
+        self.files.read(rel.as_ref())
     }
 
     pub fn manifest(&self) -> &Manifest {
@@ -284,6 +414,7 @@ impl Package {
     /// Session options for `role` on `backend`, with the package's fixed shapes and dims.
     pub fn session_options(&self, role: &str, backend: BackendChoice) -> SessionOptions {
         let mut o = SessionOptions::new(backend);
+        o.artifacts = self.artifacts.clone();
         o.dims = self.manifest.dims.iter().map(|(k, v)| (k.clone(), *v)).collect();
         if let Some(s) = self.manifest.shapes.get(role) {
             o.shapes = s.iter().map(|(k, v)| (k.clone(), v.clone())).collect();

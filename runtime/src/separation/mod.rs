@@ -116,3 +116,73 @@ pub fn processor(pkg: &Package, query: Option<&str>, opts: &enhance::EnhanceOpti
     let b = build(pkg, query, opts)?;
     Ok((b.processor, b.operations))
 }
+
+/// What building and running a processor is expected to take in resident memory, with the
+/// parts it is made of. Calibrated on this project's packages (see benches/RESULTS.md): within
+/// 0.8–1.5× of the peak resident memory of `edgert separate` on a short file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MemoryEstimate {
+    /// Peak resident bytes of a process that builds and runs the processor.
+    pub bytes: u64,
+    /// (what, bytes), summing to `bytes`.
+    pub parts: Vec<(String, u64)>,
+}
+
+/// The process, the runtime's tables and the DSP, before any graph (measured: 30 MB with tract,
+/// 45 MB with ONNX Runtime, whose library alone maps ≈ 30 MB).
+const BASE_TRACT: u64 = 30 << 20;
+const BASE_ORT: u64 = 45 << 20;
+/// A loaded session per byte of graph: weights unpacked and repacked for the kernels, plus the
+/// optimiser's working copies at load (the peak).
+const SESSION_FACTOR: f64 = 2.7;
+
+/// The memory [`build`] and a run would take for `pkg` and `query` (see [`MemoryEstimate`]).
+pub fn memory_estimate(pkg: &Package, query: Option<&str>, opts: &enhance::EnhanceOptions) -> Result<MemoryEstimate> {
+    use crate::backend::BackendChoice;
+    let base = if opts.backend == BackendChoice::Tract { BASE_TRACT } else { BASE_ORT };
+    let mut parts = vec![("process, runtime and DSP".to_string(), base)];
+    let held: u64 = pkg.graphs().values().map(|g| g.bytes().len() as u64).sum();
+    parts.push(("graphs held by the package".to_string(), held));
+    let session = |role: &str| -> Result<u64> { Ok((pkg.graph(role)?.bytes().len() as f64 * SESSION_FACTOR) as u64) };
+    match pkg.manifest().kind {
+        Kind::TextQueriedSeparation => {
+            let ops = query::parse(query.unwrap_or("extract the speech"))?;
+            let encoder = pkg.graph("text_encoder")?;
+            let cached = pkg.artifacts().is_some_and(|s| ops.iter().all(|o| s.query_embedding(encoder, o.description()).is_some()));
+            if !cached {
+                parts.push(("text_encoder session".to_string(), session("text_encoder")?));
+            }
+            for role in ["audio_encoder", "global_separator", "local_separator", "reconstructor"] {
+                parts.push((format!("{role} sessions ×{}", ops.len()), session(role)? * ops.len() as u64));
+            }
+        }
+        _ => {
+            for role in pkg.graphs().keys() {
+                parts.push((format!("{role} session"), session(role)?));
+            }
+        }
+    }
+    Ok(MemoryEstimate { bytes: parts.iter().map(|(_, b)| b).sum(), parts })
+}
+
+/// [`build`], refused with [`ErrorKind::MemoryBudget`] when [`memory_estimate`] exceeds
+/// `max_bytes`.
+pub fn build_within(pkg: &Package, query: Option<&str>, opts: &enhance::EnhanceOptions, max_bytes: Option<u64>) -> Result<Built> {
+    if let Some(max) = max_bytes {
+        let e = memory_estimate(pkg, query, opts)?;
+        if e.bytes > max {
+            let parts: Vec<String> = e.parts.iter().map(|(w, b)| format!("{w} {:.1} MB", *b as f64 / 1e6)).collect();
+            return Err(Error::new(
+                ErrorKind::MemoryBudget,
+                format!(
+                    "`{}` would need about {:.1} MB ({}), more than the {:.1} MB allowed",
+                    pkg.manifest().name,
+                    e.bytes as f64 / 1e6,
+                    parts.join(", "),
+                    max as f64 / 1e6
+                ),
+            ));
+        }
+    }
+    build(pkg, query, opts)
+}

@@ -2,8 +2,6 @@
 //! WordPiece tokens through a 6-layer BERT, mean-pooled, L2-normalised), the space the
 //! separator's global features live in. Runs once per query, off any audio path.
 
-use std::path::Path;
-
 use crate::backend::{self, Graph, Session, SessionOptions};
 use crate::error::{Error, ErrorKind, Result};
 use crate::tensor::{Input, TensorView};
@@ -21,11 +19,11 @@ pub struct TextEncoder {
 }
 
 impl TextEncoder {
-    /// From a graph (`input_ids`, `attention_mask` → `embedding`) and a tokenizer.json.
-    pub fn new(graph: &Graph, tokenizer: &Path, opts: &SessionOptions) -> Result<TextEncoder> {
-        let mut tokenizer = tokenizers::Tokenizer::from_file(tokenizer).map_err(|e| {
-            Error::new(ErrorKind::InvalidPackage, format!("tokenizer `{}`: {e}", tokenizer.display()))
-        })?;
+    /// From a graph (`input_ids`, `attention_mask` → `embedding`) and the bytes of a
+    /// tokenizer.json.
+    pub fn new(graph: &Graph, tokenizer: &[u8], opts: &SessionOptions) -> Result<TextEncoder> {
+        let mut tokenizer = tokenizers::Tokenizer::from_bytes(tokenizer)
+            .map_err(|e| Error::new(ErrorKind::InvalidPackage, format!("tokenizer: {e}")))?;
         tokenizer.with_padding(None);
         tokenizer
             .with_truncation(Some(tokenizers::TruncationParams { max_length: MAX_TOKENS, ..Default::default() }))

@@ -58,7 +58,7 @@ pub struct TssModel {
     pkg: Package,
     backend: BackendChoice,
     threads: usize,
-    text: TextEncoder,
+    text: Option<TextEncoder>,
     classes: Vec<String>,
     prototypes: Vec<Vec<f32>>,
 }
@@ -72,23 +72,50 @@ impl TssModel {
         if pkg.manifest().family != Family::HsmTss {
             return Err(Error::new(ErrorKind::InvalidPackage, format!("package `{}` is not an hsm-tss model", pkg.manifest().name)));
         }
-        let tokenizer = pkg
-            .manifest()
-            .tokenizer
-            .as_ref()
-            .map(|t| pkg.dir().join(t))
-            .ok_or_else(|| Error::new(ErrorKind::InvalidPackage, "an hsm-tss package needs a tokenizer"))?;
-        let text = TextEncoder::new(pkg.graph("text_encoder")?, &tokenizer, &pkg.session_options("text_encoder", backend).threads(threads))?;
         let (classes, prototypes) = match pkg.manifest().files.get("classes") {
-            Some(f) => read_classes(&pkg.dir().join(f))?,
+            Some(f) => read_classes(&pkg.read(f)?, f)?,
             None => (Vec::new(), Vec::new()),
         };
-        Ok(TssModel { pkg: pkg.clone(), backend, threads, text, classes, prototypes })
+        let mut m = TssModel { pkg: pkg.clone(), backend, threads, text: None, classes, prototypes };
+        // The text encoder is loaded now unless compiled query embeddings may spare it; then
+        // it is loaded for the first description they do not hold.
+        if pkg.artifacts().is_none_or(|s| s.compiling()) {
+            m.text_encoder()?;
+        }
+        Ok(m)
     }
 
-    /// The query embedding of a description.
+    fn text_encoder(&mut self) -> Result<&mut TextEncoder> {
+        if self.text.is_none() {
+            let pkg = &self.pkg;
+            let tokenizer = pkg
+                .manifest()
+                .tokenizer
+                .as_ref()
+                .ok_or_else(|| Error::new(ErrorKind::InvalidPackage, "an hsm-tss package needs a tokenizer"))?;
+            let opts = pkg.session_options("text_encoder", self.backend).threads(self.threads);
+            let t = TextEncoder::new(pkg.graph("text_encoder")?, &pkg.read(tokenizer)?, &opts)
+                .map_err(|e| e.with_context(format!("tokenizer `{}`", tokenizer.display())))?;
+            self.text = Some(t);
+        }
+        // Set just above when it was None.
+        self.text.as_mut().ok_or_else(|| Error::new(ErrorKind::Backend, "the text encoder could not be loaded"))
+    }
+
+    /// The query embedding of a description: compiled (`edgert compile --query`) when the
+    /// package holds it for this text encoder, else from the text encoder.
     pub fn embed(&mut self, description: &str) -> Result<Vec<f32>> {
-        self.text.embed(description)
+        let encoder = self.pkg.graph("text_encoder")?;
+        if let Some(store) = self.pkg.artifacts() {
+            if let Some(e) = store.query_embedding(encoder, description) {
+                return Ok(e);
+            }
+        }
+        let e = self.text_encoder()?.embed(description)?;
+        if let Some(store) = self.pkg.artifacts() {
+            store.record_query_embedding(self.pkg.graph("text_encoder")?, description, &e)?;
+        }
+        Ok(e)
     }
 
     /// The trained class closest to `description`, and how close.
@@ -135,14 +162,13 @@ impl TssModel {
     }
 }
 
-fn read_classes(path: &Path) -> Result<(Vec<String>, Vec<Vec<f32>>)> {
+fn read_classes(bytes: &[u8], path: &Path) -> Result<(Vec<String>, Vec<Vec<f32>>)> {
     #[derive(serde::Deserialize)]
     struct Classes {
         classes: Vec<String>,
         prototypes: Vec<Vec<f32>>,
     }
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io("reading", path, &e))?;
-    let c: Classes = serde_json::from_str(&text)
+    let c: Classes = serde_json::from_slice(bytes)
         .map_err(|e| Error::new(ErrorKind::InvalidPackage, format!("`{}`: {e}", path.display())))?;
     if c.classes.len() != c.prototypes.len() || c.prototypes.iter().any(|p| p.len() != EMB) {
         return Err(Error::new(ErrorKind::InvalidPackage, format!("`{}`: classes and prototypes do not match", path.display())));

@@ -1,5 +1,6 @@
 //! The `edgert` command-line tool.
 
+mod compile;
 mod doctor;
 mod inspect;
 mod multimodal;
@@ -27,6 +28,9 @@ enum Command {
     Doctor(doctor::Args),
     /// Separate or enhance an audio file with a model package.
     Separate(separate::SeparateArgs),
+    /// Make ahead-of-time artifacts beside a package (tract's decluttered graphs, ONNX Runtime's
+    /// optimised models, TensorRT engines) so later starts skip that work.
+    Compile(compile::CompileArgs),
     /// Print the speech segments of an audio file (Silero VAD).
     Vad(separate::VadArgs),
     /// Answer a question about an image with a Janus-layout model, streaming the answer.
@@ -53,6 +57,7 @@ fn main() -> ExitCode {
         Command::Doctor(a) => doctor::run(&a),
         Command::Separate(a) => separate::separate(&a),
         Command::Vad(a) => separate::vad(&a),
+        Command::Compile(a) => compile::run(&a),
         Command::Describe(a) => multimodal::describe(&a),
         Command::Generate(a) => multimodal::generate(&a),
         Command::InspectAlignment(a) => multimodal::alignment(&a),

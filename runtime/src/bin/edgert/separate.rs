@@ -42,6 +42,10 @@ pub struct SeparateArgs {
     /// Also write a PNG of the input's (top) and the result's (bottom) spectrograms.
     #[arg(long, value_name = "PNG")]
     spectrogram: Option<PathBuf>,
+    /// Refuse to build a processor whose estimated memory exceeds this (bytes, or with K, M, G:
+    /// `64M`). The estimate is printed with --json.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    max_memory: Option<u64>,
     /// Print the parsed query and stop.
     #[arg(long)]
     explain: bool,
@@ -136,9 +140,14 @@ pub fn separate(args: &SeparateArgs) -> Result<ExitCode> {
     };
     let opts = EnhanceOptions { backend, threads: args.threads, fallback: false };
     // Build once up front: a bad query or package fails before any output is created.
-    let built = separation::build(&pkg, args.query.as_deref(), &opts)?;
+    let estimate = separation::memory_estimate(&pkg, args.query.as_deref(), &opts)?;
+    let built = separation::build_within(&pkg, args.query.as_deref(), &opts, args.max_memory)?;
     for w in &built.warnings {
         eprintln!("warning: {w}");
+    }
+    let artifact_events = pkg.artifacts().map(|s| s.events()).unwrap_or_default();
+    for e in artifact_events.iter().filter(|e| !matches!(e, edgert::compile::Event::Used { .. })) {
+        eprintln!("note: {e}");
     }
     let (ops, matches, warnings) = (built.operations, built.matches, built.warnings);
     let mut first = Some(built.processor);
@@ -199,6 +208,8 @@ pub fn separate(args: &SeparateArgs) -> Result<ExitCode> {
             "channels": report.channels_out,
             "clipped_samples": report.clipped,
             "peak_rss_bytes": rss,
+            "memory_estimate_bytes": estimate.bytes,
+            "artifacts": artifact_events.iter().map(ToString::to_string).collect::<Vec<_>>(),
         });
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
     } else {
@@ -219,6 +230,29 @@ pub fn separate(args: &SeparateArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `123`, `64K`, `64M`, `2G` (powers of 1024) → bytes.
+pub fn parse_size(s: &str) -> std::result::Result<u64, String> {
+    let t = s.trim();
+    let (num, mult) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let m = match c.to_ascii_uppercase() {
+                'K' => 1u64 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                'B' => 1,
+                _ => return Err(format!("`{s}`: the unit is K, M or G")),
+            };
+            (&t[..i], m)
+        }
+        _ => (t, 1),
+    };
+    let n: f64 = num.trim().parse().map_err(|_| format!("`{s}` is not a size (e.g. 64M)"))?;
+    if !n.is_finite() || n <= 0.0 {
+        return Err(format!("`{s}`: the size must be positive"));
+    }
+    Ok((n * mult as f64) as u64)
 }
 
 /// A file's samples, channels averaged.

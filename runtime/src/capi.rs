@@ -1,0 +1,481 @@
+//! The C ABI (feature `capi`): a separator for C and C++ firmware. The header,
+//! `firmware-examples/include/edgert.h`, is generated from this file by cbindgen (a test fails
+//! when it is out of date). `firmware-examples/c-offline` uses every call.
+//!
+//! Rules every function keeps:
+//! - Every pointer may be NULL: the answer is `EDGERT_NULL_POINTER`, never a crash.
+//! - Every call returns an [`EdgertStatus`]; on failure `edgert_last_error()` says what and why.
+//! - No panic crosses the ABI: each entry runs under `catch_unwind` (`EDGERT_PANIC`).
+//! - Buffers are the caller's; lengths are checked (`EDGERT_BUFFER_SIZE`).
+//! - A separator is used by one thread at a time (it may move between threads); separators are
+//!   independent of each other; `edgert_last_error` is per thread.
+//! - In debug builds a destroyed separator is kept as a tombstone, so a call through a dangling
+//!   handle answers `EDGERT_DESTROYED`; release builds free it (such a call is undefined).
+
+use std::cell::RefCell;
+use std::ffi::{c_char, CStr, CString};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use crate::audio::Processor;
+use crate::backend::BackendChoice;
+use crate::error::{Error, ErrorKind};
+use crate::package::Package;
+use crate::separation::{self, enhance::EnhanceOptions};
+
+/// What a call did. 0 is success.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EdgertStatus {
+    EdgertOk = 0,
+    /// A pointer argument was NULL.
+    EdgertNullPointer = 1,
+    /// An argument's value is wrong (a query that says nothing, an unknown backend, bad UTF-8).
+    EdgertInvalidArgument = 2,
+    /// A buffer's length is not the separator's frame size.
+    EdgertBufferSize = 3,
+    /// A file could not be read.
+    EdgertIo = 4,
+    /// A graph is not valid ONNX.
+    EdgertInvalidModel = 5,
+    /// A model package is inconsistent or is not a separation model.
+    EdgertInvalidPackage = 6,
+    /// The backend cannot run an operator of the model.
+    EdgertUnsupportedOperator = 7,
+    /// The backend asked for is not compiled into this library.
+    EdgertNotCompiled = 8,
+    /// The ONNX Runtime library could not be loaded.
+    EdgertRuntimeLibrary = 9,
+    /// The execution provider asked for cannot be had here.
+    EdgertProviderUnavailable = 10,
+    /// The backend failed while loading or running the model.
+    EdgertBackend = 11,
+    /// The separator would exceed `max_memory_bytes`.
+    EdgertMemoryBudget = 12,
+    /// The separator was destroyed (debug builds detect it).
+    EdgertDestroyed = 13,
+    /// edgert panicked; the separator should be destroyed.
+    EdgertPanic = 14,
+    /// Anything else.
+    EdgertOther = 15,
+}
+
+/// `EdgertOptions::backend`: tract (pure Rust, CPU).
+pub const EDGERT_BACKEND_TRACT: u32 = 0;
+/// `EdgertOptions::backend`: ONNX Runtime on the CPU.
+pub const EDGERT_BACKEND_ORT_CPU: u32 = 1;
+/// `EdgertOptions::backend`: ONNX Runtime with CUDA.
+pub const EDGERT_BACKEND_ORT_CUDA: u32 = 2;
+/// `EdgertOptions::backend`: ONNX Runtime with TensorRT.
+pub const EDGERT_BACKEND_ORT_TENSORRT: u32 = 3;
+/// `EdgertOptions::backend`: the best that can be had.
+pub const EDGERT_BACKEND_AUTO: u32 = 4;
+
+/// How to build a separator. Fill with `edgert_options_default`, then change fields.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct EdgertOptions {
+    /// One of the `EDGERT_BACKEND_*` values.
+    pub backend: u32,
+    /// Intra-op threads per model session (ONNX Runtime); 0 lets the backend decide.
+    pub threads: u32,
+    /// Refuse to build a separator estimated to need more resident memory than this; 0: no
+    /// limit.
+    pub max_memory_bytes: u64,
+}
+
+impl Default for EdgertOptions {
+    fn default() -> Self {
+        EdgertOptions { backend: EDGERT_BACKEND_TRACT, threads: 1, max_memory_bytes: 0 }
+    }
+}
+
+const LIVE: u64 = 0x4544_4745_5254_4c56; // "EDGERTLV"
+const DEAD: u64 = 0x4544_4745_5254_4444; // "EDGERTDD"
+
+struct Inner {
+    pkg: Package,
+    opts: EnhanceOptions,
+    max_memory: Option<u64>,
+    processor: Box<dyn Processor>,
+}
+
+/// An opaque separator: a model package, a query, and the state of the stream.
+pub struct EdgertSeparator {
+    magic: u64,
+    inner: Option<Inner>,
+}
+
+thread_local! {
+    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+}
+
+fn set_error(msg: &str) {
+    let c = CString::new(msg.replace('\0', " ")).unwrap_or_default();
+    LAST_ERROR.with(|e| *e.borrow_mut() = c);
+}
+
+fn status_of(kind: ErrorKind) -> EdgertStatus {
+    match kind {
+        ErrorKind::Io => EdgertStatus::EdgertIo,
+        ErrorKind::InvalidModel => EdgertStatus::EdgertInvalidModel,
+        ErrorKind::UnsupportedOperator => EdgertStatus::EdgertUnsupportedOperator,
+        ErrorKind::InvalidManifest | ErrorKind::InvalidPackage => EdgertStatus::EdgertInvalidPackage,
+        ErrorKind::InvalidInput => EdgertStatus::EdgertInvalidArgument,
+        ErrorKind::NotCompiled => EdgertStatus::EdgertNotCompiled,
+        ErrorKind::RuntimeLibrary => EdgertStatus::EdgertRuntimeLibrary,
+        ErrorKind::ProviderUnavailable => EdgertStatus::EdgertProviderUnavailable,
+        ErrorKind::Backend => EdgertStatus::EdgertBackend,
+        ErrorKind::MemoryBudget => EdgertStatus::EdgertMemoryBudget,
+        _ => EdgertStatus::EdgertOther,
+    }
+}
+
+/// A failed call: its status, with the message kept for `edgert_last_error`.
+struct Fail(EdgertStatus);
+
+impl From<Error> for Fail {
+    fn from(e: Error) -> Fail {
+        set_error(&e.to_string());
+        Fail(status_of(e.kind()))
+    }
+}
+
+fn fail(status: EdgertStatus, msg: &str) -> Fail {
+    set_error(msg);
+    Fail(status)
+}
+
+/// Runs an entry's body: no panic escapes, the error message is kept.
+fn guard(f: impl FnOnce() -> Result<(), Fail>) -> EdgertStatus {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(())) => {
+            set_error("");
+            EdgertStatus::EdgertOk
+        }
+        Ok(Err(Fail(s))) => s,
+        Err(payload) => {
+            let msg = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".into());
+            set_error(&format!("edgert panicked: {msg}"));
+            EdgertStatus::EdgertPanic
+        }
+    }
+}
+
+/// A NUL-terminated UTF-8 argument; NULL allowed when `optional`.
+///
+/// # Safety
+/// `p` is NULL or points to a NUL-terminated string.
+unsafe fn text<'a>(p: *const c_char, what: &str, optional: bool) -> Result<Option<&'a str>, Fail> {
+    if p.is_null() {
+        return if optional { Ok(None) } else { Err(fail(EdgertStatus::EdgertNullPointer, &format!("{what} is NULL"))) };
+    }
+    // SAFETY: the caller passes a NUL-terminated string (the function's contract).
+    let s = unsafe { CStr::from_ptr(p) };
+    s.to_str().map(Some).map_err(|_| fail(EdgertStatus::EdgertInvalidArgument, &format!("{what} is not UTF-8")))
+}
+
+fn read_options(p: *const EdgertOptions) -> Result<(EnhanceOptions, Option<u64>), Fail> {
+    // SAFETY: NULL is checked; otherwise the caller passes a valid EdgertOptions.
+    let o = if p.is_null() { EdgertOptions::default() } else { unsafe { *p } };
+    let backend = match o.backend {
+        EDGERT_BACKEND_TRACT => BackendChoice::Tract,
+        EDGERT_BACKEND_ORT_CPU => BackendChoice::OrtCpu,
+        EDGERT_BACKEND_ORT_CUDA => BackendChoice::OrtCuda,
+        EDGERT_BACKEND_ORT_TENSORRT => BackendChoice::OrtTensorRt,
+        EDGERT_BACKEND_AUTO => BackendChoice::Auto,
+        other => return Err(fail(EdgertStatus::EdgertInvalidArgument, &format!("unknown backend {other} (EDGERT_BACKEND_*)"))),
+    };
+    let max = (o.max_memory_bytes > 0).then_some(o.max_memory_bytes);
+    Ok((EnhanceOptions { backend, threads: o.threads as usize, fallback: false }, max))
+}
+
+fn build(pkg: Package, query: Option<&str>, opts: EnhanceOptions, max_memory: Option<u64>) -> Result<Box<EdgertSeparator>, Fail> {
+    let built = separation::build_within(&pkg, query, &opts, max_memory)?;
+    Ok(Box::new(EdgertSeparator { magic: LIVE, inner: Some(Inner { pkg, opts, max_memory, processor: built.processor }) }))
+}
+
+/// The live separator behind a handle.
+///
+/// # Safety
+/// `sep` is NULL or a handle from `edgert_separator_new*` (destroyed ones are caught in debug
+/// builds only).
+unsafe fn live<'a>(sep: *mut EdgertSeparator) -> Result<&'a mut Inner, Fail> {
+    if sep.is_null() {
+        return Err(fail(EdgertStatus::EdgertNullPointer, "the separator is NULL"));
+    }
+    // SAFETY: a handle made by edgert_separator_new*, per the contract.
+    let s = unsafe { &mut *sep };
+    match (s.magic, s.inner.as_mut()) {
+        (LIVE, Some(inner)) => Ok(inner),
+        (DEAD, _) => Err(fail(EdgertStatus::EdgertDestroyed, "the separator was destroyed")),
+        _ => Err(fail(EdgertStatus::EdgertInvalidArgument, "not a separator handle")),
+    }
+}
+
+fn out_ptr<T>(p: *mut T, what: &str) -> Result<(), Fail> {
+    if p.is_null() {
+        Err(fail(EdgertStatus::EdgertNullPointer, &format!("{what} is NULL")))
+    } else {
+        Ok(())
+    }
+}
+
+/// edgert's version, e.g. "0.1.0". Static; never NULL.
+#[no_mangle]
+pub extern "C" fn edgert_version() -> *const c_char {
+    concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
+}
+
+/// The message of this thread's last failed call ("" after a success). Valid until the next
+/// edgert call on this thread. Never NULL.
+#[no_mangle]
+pub extern "C" fn edgert_last_error() -> *const c_char {
+    LAST_ERROR.with(|e| e.borrow().as_ptr())
+}
+
+/// Fills `options` with the defaults: tract, one thread, no memory limit.
+///
+/// # Safety
+/// `options` is NULL or points to writable memory for an `EdgertOptions`.
+#[no_mangle]
+pub unsafe extern "C" fn edgert_options_default(options: *mut EdgertOptions) -> EdgertStatus {
+    guard(|| {
+        out_ptr(options, "options")?;
+        // SAFETY: checked non-NULL; the caller provides writable memory.
+        unsafe { options.write(EdgertOptions::default()) };
+        Ok(())
+    })
+}
+
+/// Builds a separator from a model package folder. `query` says what to keep or remove ("remove
+/// the siren"); NULL for a speech enhancer means "extract the speech". `options` may be NULL
+/// (defaults). On success `*out` is the new separator; on failure it is set to NULL.
+///
+/// # Safety
+/// Strings are NULL or NUL-terminated; `options` is NULL or valid; `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn edgert_separator_new(
+    package_dir: *const c_char,
+    query: *const c_char,
+    options: *const EdgertOptions,
+    out: *mut *mut EdgertSeparator,
+) -> EdgertStatus {
+    guard(|| {
+        out_ptr(out, "out")?;
+        // SAFETY: checked non-NULL above.
+        unsafe { out.write(std::ptr::null_mut()) };
+        // SAFETY: the function's contract.
+        let dir = unsafe { text(package_dir, "package_dir", false) }?.unwrap_or_default();
+        let query = unsafe { text(query, "query", true) }?;
+        let (opts, max) = read_options(options)?;
+        let sep = build(Package::open(dir)?, query, opts, max)?;
+        // SAFETY: checked non-NULL above.
+        unsafe { out.write(Box::into_raw(sep)) };
+        Ok(())
+    })
+}
+
+/// Builds a separator from a model package held in memory: an uncompressed tar archive of the
+/// package folder (`tar cf pkg.tar -C models/tss-small .`), e.g. from a flash partition. The
+/// bytes are copied; the caller may free them on return. Otherwise as `edgert_separator_new`.
+///
+/// # Safety
+/// `data` is NULL or points to `len` readable bytes; the rest as `edgert_separator_new`.
+#[no_mangle]
+pub unsafe extern "C" fn edgert_separator_new_from_bytes(
+    data: *const u8,
+    len: usize,
+    query: *const c_char,
+    options: *const EdgertOptions,
+    out: *mut *mut EdgertSeparator,
+) -> EdgertStatus {
+    guard(|| {
+        out_ptr(out, "out")?;
+        // SAFETY: checked non-NULL above.
+        unsafe { out.write(std::ptr::null_mut()) };
+        if data.is_null() {
+            return Err(fail(EdgertStatus::EdgertNullPointer, "data is NULL"));
+        }
+        // SAFETY: the caller passes `len` readable bytes at `data`.
+        let bytes = unsafe { std::slice::from_raw_parts(data, len) };
+        let query = unsafe { text(query, "query", true) }?;
+        let (opts, max) = read_options(options)?;
+        let sep = build(Package::from_tar("memory", bytes)?, query, opts, max)?;
+        // SAFETY: checked non-NULL above.
+        unsafe { out.write(Box::into_raw(sep)) };
+        Ok(())
+    })
+}
+
+/// Replaces the query. The new processor is built before the old one is dropped: on failure
+/// the separator keeps its old query and state. Its stream state starts afresh.
+///
+/// # Safety
+/// `sep` is NULL or a separator handle; `query` is NULL or NUL-terminated.
+#[no_mangle]
+pub unsafe extern "C" fn edgert_separator_set_query(sep: *mut EdgertSeparator, query: *const c_char) -> EdgertStatus {
+    guard(|| {
+        // SAFETY: the function's contract.
+        let inner = unsafe { live(sep) }?;
+        let query = unsafe { text(query, "query", true) }?;
+        let built = separation::build_within(&inner.pkg, query, &inner.opts, inner.max_memory)?;
+        inner.processor = built.processor;
+        Ok(())
+    })
+}
+
+/// Samples per frame (one hop): the length `edgert_separator_process` takes and gives.
+///
+/// # Safety
+/// `sep` is NULL or a separator handle; `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn edgert_separator_frame_size(sep: *mut EdgertSeparator, out: *mut usize) -> EdgertStatus {
+    guard(|| {
+        out_ptr(out, "out")?;
+        // SAFETY: the function's contract.
+        let inner = unsafe { live(sep) }?;
+        unsafe { out.write(inner.processor.hop()) };
+        Ok(())
+    })
+}
+
+/// Samples by which the output lags the input. To line a file up, drop this many output
+/// samples at the start and feed as many zeros at the end.
+///
+/// # Safety
+/// As `edgert_separator_frame_size`.
+#[no_mangle]
+pub unsafe extern "C" fn edgert_separator_delay(sep: *mut EdgertSeparator, out: *mut usize) -> EdgertStatus {
+    guard(|| {
+        out_ptr(out, "out")?;
+        // SAFETY: the function's contract.
+        let inner = unsafe { live(sep) }?;
+        unsafe { out.write(inner.processor.delay()) };
+        Ok(())
+    })
+}
+
+/// The sample rate (Hz) the separator runs at: input must be at this rate, mono.
+///
+/// # Safety
+/// `sep` is NULL or a separator handle; `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn edgert_separator_sample_rate(sep: *mut EdgertSeparator, out: *mut u32) -> EdgertStatus {
+    guard(|| {
+        out_ptr(out, "out")?;
+        // SAFETY: the function's contract.
+        let inner = unsafe { live(sep) }?;
+        unsafe { out.write(inner.processor.sample_rate()) };
+        Ok(())
+    })
+}
+
+/// Processes one frame: `input_len` and `output_len` must equal the frame size. NaN and
+/// infinite input samples are replaced by 0. The separator's own code allocates nothing here
+/// (what the backend does inside a model run is the backend's).
+///
+/// # Safety
+/// `input` points to `input_len` readable floats, `output` to `output_len` writable floats,
+/// not overlapping; either may be NULL (an error).
+#[no_mangle]
+pub unsafe extern "C" fn edgert_separator_process(
+    sep: *mut EdgertSeparator,
+    input: *const f32,
+    input_len: usize,
+    output: *mut f32,
+    output_len: usize,
+) -> EdgertStatus {
+    guard(|| {
+        // SAFETY: the function's contract.
+        let inner = unsafe { live(sep) }?;
+        if input.is_null() || output.is_null() {
+            return Err(fail(EdgertStatus::EdgertNullPointer, if input.is_null() { "input is NULL" } else { "output is NULL" }));
+        }
+        let hop = inner.processor.hop();
+        if input_len != hop || output_len != hop {
+            return Err(fail(
+                EdgertStatus::EdgertBufferSize,
+                &format!("buffers of {input_len} and {output_len} samples given; a frame is {hop} samples"),
+            ));
+        }
+        // SAFETY: non-NULL, lengths as the caller states them (the contract).
+        let (input, output) = unsafe { (std::slice::from_raw_parts(input, hop), std::slice::from_raw_parts_mut(output, hop)) };
+        if input.iter().all(|x| x.is_finite()) {
+            inner.processor.process(input, output)?;
+        } else {
+            // Sanitised into the output buffer first, then processed from a copy made there.
+            for (o, x) in output.iter_mut().zip(input) {
+                *o = if x.is_finite() { *x } else { 0.0 };
+            }
+            let clean: smallvec::SmallVec<[f32; 1024]> = output.iter().copied().collect();
+            inner.processor.process(&clean, output)?;
+        }
+        Ok(())
+    })
+}
+
+/// Forgets the stream state, as if newly built (same query).
+///
+/// # Safety
+/// `sep` is NULL or a separator handle.
+#[no_mangle]
+pub unsafe extern "C" fn edgert_separator_reset(sep: *mut EdgertSeparator) -> EdgertStatus {
+    guard(|| {
+        // SAFETY: the function's contract.
+        let inner = unsafe { live(sep) }?;
+        inner.processor.reset();
+        Ok(())
+    })
+}
+
+/// The estimated peak resident memory (bytes) of a separator for this package and query,
+/// without building it.
+///
+/// # Safety
+/// As `edgert_separator_new`; `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn edgert_memory_estimate(
+    package_dir: *const c_char,
+    query: *const c_char,
+    options: *const EdgertOptions,
+    out: *mut u64,
+) -> EdgertStatus {
+    guard(|| {
+        out_ptr(out, "out")?;
+        // SAFETY: the function's contract.
+        let dir = unsafe { text(package_dir, "package_dir", false) }?.unwrap_or_default();
+        let query = unsafe { text(query, "query", true) }?;
+        let (opts, _) = read_options(options)?;
+        let e = separation::memory_estimate(&Package::open(dir)?, query, &opts)?;
+        unsafe { out.write(e.bytes) };
+        Ok(())
+    })
+}
+
+/// Destroys a separator. NULL is ignored. The handle must not be used afterwards (debug builds
+/// answer `EDGERT_DESTROYED` if it is; release builds free it).
+///
+/// # Safety
+/// `sep` is NULL or a separator handle not yet destroyed (debug builds tolerate a second call).
+#[no_mangle]
+pub unsafe extern "C" fn edgert_separator_destroy(sep: *mut EdgertSeparator) {
+    let _ = guard(|| {
+        if sep.is_null() {
+            return Ok(());
+        }
+        if cfg!(debug_assertions) {
+            // SAFETY: a handle from edgert_separator_new*; in debug builds it is never freed.
+            let s = unsafe { &mut *sep };
+            s.magic = DEAD;
+            s.inner = None;
+        } else {
+            // SAFETY: a live handle made by Box::into_raw in edgert_separator_new*.
+            drop(unsafe { Box::from_raw(sep) });
+        }
+        Ok(())
+    });
+}
