@@ -311,6 +311,32 @@ pub unsafe extern "C" fn edgert_separator_new_from_bytes(
     })
 }
 
+/// Builds a separator from the package compiled into the library (built with the
+/// `embed-model` feature). Otherwise as `edgert_separator_new`.
+///
+/// # Safety
+/// As `edgert_separator_new`.
+#[cfg(feature = "embed-model")]
+#[no_mangle]
+pub unsafe extern "C" fn edgert_separator_new_embedded(
+    query: *const c_char,
+    options: *const EdgertOptions,
+    out: *mut *mut EdgertSeparator,
+) -> EdgertStatus {
+    guard(|| {
+        out_ptr(out, "out")?;
+        // SAFETY: checked non-NULL above.
+        unsafe { out.write(std::ptr::null_mut()) };
+        // SAFETY: the function's contract.
+        let query = unsafe { text(query, "query", true) }?;
+        let (opts, max) = read_options(options)?;
+        let sep = build(crate::embedded::package()?, query, opts, max)?;
+        // SAFETY: checked non-NULL above.
+        unsafe { out.write(Box::into_raw(sep)) };
+        Ok(())
+    })
+}
+
 /// Replaces the query. The new processor is built before the old one is dropped: on failure
 /// the separator keeps its old query and state. Its stream state starts afresh.
 ///
@@ -478,4 +504,41 @@ pub unsafe extern "C" fn edgert_separator_destroy(sep: *mut EdgertSeparator) {
         }
         Ok(())
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Release builds free a destroyed separator (a later call through the handle is undefined
+    // behaviour, as with free()); debug builds keep a tombstone and answer EDGERT_DESTROYED.
+    // CI runs this in a debug build.
+    #[test]
+    #[cfg(debug_assertions)]
+    fn a_destroyed_separator_answers_destroyed_in_debug_builds() {
+        let sep = Box::into_raw(Box::new(EdgertSeparator { magic: LIVE, inner: None }));
+        let mut hop = 0usize;
+        // SAFETY: a handle made here; debug builds never free it.
+        unsafe {
+            assert_eq!(edgert_separator_frame_size(sep, &mut hop), EdgertStatus::EdgertInvalidArgument);
+            edgert_separator_destroy(sep);
+            assert_eq!(edgert_separator_frame_size(sep, &mut hop), EdgertStatus::EdgertDestroyed);
+            assert_eq!(edgert_separator_reset(sep), EdgertStatus::EdgertDestroyed);
+            let input = [0f32; 4];
+            let mut output = [0f32; 4];
+            assert_eq!(edgert_separator_process(sep, input.as_ptr(), 4, output.as_mut_ptr(), 4), EdgertStatus::EdgertDestroyed);
+            edgert_separator_destroy(sep); // a second destroy is tolerated
+            let msg = CStr::from_ptr(edgert_last_error()).to_string_lossy().into_owned();
+            assert!(msg.is_empty() || msg.contains("destroyed"), "{msg}");
+        }
+    }
+
+    #[test]
+    fn no_panic_crosses_the_abi() {
+        let s = guard(|| panic!("boom"));
+        assert_eq!(s, EdgertStatus::EdgertPanic);
+        // SAFETY: edgert_last_error never returns NULL.
+        let msg = unsafe { CStr::from_ptr(edgert_last_error()) }.to_string_lossy().into_owned();
+        assert!(msg.contains("boom"), "{msg}");
+    }
 }

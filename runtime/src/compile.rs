@@ -76,6 +76,8 @@ pub struct Entry {
     pub file: String,
     /// Its size: a shorter file is a truncated one.
     pub bytes: u64,
+    /// Its hash ([`fast_hash`]): a damaged file is not loaded.
+    pub hash: String,
     pub edgert: String,
     pub runtime: String,
     pub graph_hash: String,
@@ -104,6 +106,8 @@ pub enum Event {
     Ignored { graph: String, provider: String, reason: String },
     /// No artifact could be made for this graph (the graph still loads from ONNX).
     NotMade { graph: String, provider: String, reason: String },
+    /// An artifact was made and dropped: it would not have loaded faster than the ONNX graph.
+    NotFaster { graph: String, provider: String, reason: String },
 }
 
 impl fmt::Display for Event {
@@ -119,6 +123,7 @@ impl fmt::Display for Event {
                 "{graph} on {provider}: compiled artifact {reason}; loaded from ONNX instead (the artifact folder is read-only: run `edgert compile` again)"
             ),
             Event::NotMade { graph, provider, reason } => write!(f, "{graph} on {provider}: no compiled artifact made: {reason}"),
+            Event::NotFaster { graph, provider, reason } => write!(f, "{graph} on {provider}: no compiled artifact kept: {reason}"),
         }
     }
 }
@@ -150,7 +155,17 @@ pub const QUERIES: &str = "queries.json";
 pub struct ArtifactStore {
     backing: Backing,
     compile: bool,
+    keep: Keep,
     state: Mutex<State>,
+}
+
+/// Which tract artifacts compile mode keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// Only those that load faster than their ONNX graph (measured while compiling).
+    Faster,
+    /// All of them.
+    All,
 }
 
 /// What a load is keyed by.
@@ -231,13 +246,18 @@ impl ArtifactStore {
             ),
         };
         let queries = std::fs::read(dir.join(QUERIES)).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
-        Some(Arc::new(ArtifactStore { backing: Backing::Dir(dir), compile: false, state: Mutex::new(State { index, events, queries }) }))
+        Some(Arc::new(ArtifactStore {
+            backing: Backing::Dir(dir),
+            compile: false,
+            keep: Keep::Faster,
+            state: Mutex::new(State { index, events, queries }),
+        }))
     }
 
     /// A store that writes an artifact for every graph loaded through it, in
     /// `<package_dir>/compiled/` (created), keeping what the index already lists for other
     /// graphs and providers.
-    pub fn for_compile(package_dir: &Path) -> Result<Arc<ArtifactStore>> {
+    pub fn for_compile(package_dir: &Path, keep: Keep) -> Result<Arc<ArtifactStore>> {
         let dir = package_dir.join(DIR);
         std::fs::create_dir_all(&dir).map_err(|e| Error::io("creating", &dir, &e))?;
         let index = std::fs::read_to_string(dir.join(INDEX)).ok().and_then(|t| toml::from_str(&t).ok()).unwrap_or_default();
@@ -245,6 +265,7 @@ impl ArtifactStore {
         Ok(Arc::new(ArtifactStore {
             backing: Backing::Dir(dir),
             compile: true,
+            keep,
             state: Mutex::new(State { index, events: Vec::new(), queries }),
         }))
     }
@@ -268,7 +289,7 @@ impl ArtifactStore {
         let backing = Backing::Memory(
             files.iter().filter_map(|(k, v)| k.strip_prefix(&prefix).map(|n| (n.to_string(), v.clone()))).collect(),
         );
-        Some(Arc::new(ArtifactStore { backing, compile: false, state: Mutex::new(State { index, events, queries }) }))
+        Some(Arc::new(ArtifactStore { backing, compile: false, keep: Keep::Faster, state: Mutex::new(State { index, events, queries }) }))
     }
 
     /// The folder, for a store on disk.
@@ -356,6 +377,9 @@ impl ArtifactStore {
                 Ok(bytes) if bytes.len() as u64 != entry.bytes => {
                     format!("`{}` is truncated or damaged ({} bytes, {} expected)", entry.file, bytes.len(), entry.bytes)
                 }
+                Ok(bytes) if hex(fast_hash(&bytes)) != entry.hash => {
+                    format!("`{}` is damaged (its contents do not match the hash recorded when it was made)", entry.file)
+                }
                 Ok(bytes) => match backend::load_direct(graph, opts, provider, Artifact::Load(&bytes)) {
                     Ok((s, _)) => {
                         self.lock().events.push(Event::Used { graph: id.graph, provider: id.provider, file: entry.file });
@@ -385,21 +409,26 @@ impl ArtifactStore {
         let stem = id.graph.strip_suffix(".onnx").unwrap_or(&id.graph);
         let file = format!("{stem}.{}.{}.{}", id.provider, &id.key[..16], extension(provider));
         let path = dir.join(&file);
-        let (session, mut save_err) = backend::load_direct(graph, opts, provider, Artifact::Save(&path))?;
-        if save_err.is_none() && provider == Provider::Tract {
-            save_err = keep_if_faster(graph, opts, &path).err();
-        }
+        let (session, save_err) = backend::load_direct(graph, opts, provider, Artifact::Save(&path))?;
+        let slower = match (&save_err, provider) {
+            (None, Provider::Tract) if self.compile && self.keep == Keep::Faster => keep_if_faster(graph, opts, &path)?,
+            _ => None,
+        };
         let mut state = self.lock();
         let old = state.index.artifact.iter().position(|e| e.graph == id.graph && e.provider == id.provider);
-        let event = match save_err {
-            None => {
-                let bytes = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let event = match (save_err, slower) {
+            (_, Some(reason)) => Event::NotFaster { graph: id.graph.clone(), provider: id.provider.clone(), reason },
+            (None, None) => {
+                let content = std::fs::read(&path).map_err(|e| Error::io("reading", &path, &e))?;
+                let bytes = content.len() as u64;
+                let hash = hex(fast_hash(&content));
                 let entry = Entry {
                     graph: id.graph.clone(),
                     provider: id.provider.clone(),
                     key: id.key.clone(),
                     file: file.clone(),
                     bytes,
+                    hash,
                     edgert: env!("CARGO_PKG_VERSION").to_string(),
                     runtime: id.runtime.clone(),
                     graph_hash: id.graph_hash.clone(),
@@ -418,7 +447,7 @@ impl ArtifactStore {
                     None => Event::Written { graph: id.graph.clone(), provider: id.provider.clone(), file, bytes },
                 }
             }
-            Some(e) => {
+            (Some(e), None) => {
                 if let Some(ix) = old {
                     let previous = state.index.artifact.remove(ix);
                     let _ = std::fs::remove_file(dir.join(&previous.file));
@@ -435,8 +464,9 @@ impl ArtifactStore {
 }
 
 /// tract's artifact skips parsing and decluttering but is itself parsed from NNEF, which can cost
-/// more than it saves (small graphs without `If`s): keep it only when it loads faster.
-fn keep_if_faster(graph: &Graph, opts: &SessionOptions, path: &Path) -> Result<()> {
+/// more than it saves (small graphs without `If`s): keep it only when it loads faster. Some(why)
+/// when it was dropped.
+fn keep_if_faster(graph: &Graph, opts: &SessionOptions, path: &Path) -> Result<Option<String>> {
     let bytes = std::fs::read(path).map_err(|e| Error::io("reading", path, &e))?;
     let time = |a: Artifact<'_>| -> Result<f64> {
         let t = std::time::Instant::now();
@@ -449,13 +479,10 @@ fn keep_if_faster(graph: &Graph, opts: &SessionOptions, path: &Path) -> Result<(
         compiled = compiled.min(time(Artifact::Load(&bytes))?);
     }
     if compiled < 0.9 * onnx {
-        return Ok(());
+        return Ok(None);
     }
     let _ = std::fs::remove_file(path);
-    Err(Error::new(
-        ErrorKind::Backend,
-        format!("it would not load faster than the ONNX graph ({compiled:.1} ms against {onnx:.1} ms)"),
-    ))
+    Ok(Some(format!("it would not load faster than the ONNX graph ({compiled:.1} ms against {onnx:.1} ms)")))
 }
 
 fn save_index(dir: &Path, index: &Index) -> Result<()> {

@@ -15,6 +15,8 @@ pub mod backend;
 #[cfg(feature = "capi")]
 pub mod capi;
 pub mod compile;
+#[cfg(feature = "embed-model")]
+pub mod embedded;
 pub mod dsp;
 pub mod error;
 pub mod live;

@@ -527,3 +527,111 @@ fn unifork_toy_draws_and_captions_through_the_cli() {
         assert!(v.len() == 4 && v.iter().all(|x| (0.0..=1.0).contains(&x.as_f64().unwrap())), "{a}");
     }
 }
+
+// --- edgert compile, memory budget ---------------------------------------------------------
+
+fn read_f32_wav(path: &Path) -> Vec<f32> {
+    let bytes = std::fs::read(path).unwrap();
+    // edgert writes the input's format: 16-bit PCM here; the data chunk follows a 44-byte header.
+    bytes[44..].chunks_exact(2).map(|b| f32::from(i16::from_le_bytes([b[0], b[1]]))).collect()
+}
+
+#[test]
+#[cfg(feature = "ort")]
+fn compile_then_separate_uses_rebuilds_and_reports_artifacts() {
+    let d = Scratch::new("compile");
+    let pkg = d.0.join("gtcrn");
+    std::fs::create_dir_all(&pkg).unwrap();
+    for e in std::fs::read_dir(third_party("gtcrn")).unwrap().flatten() {
+        if e.path().is_file() {
+            std::fs::copy(e.path(), pkg.join(e.file_name())).unwrap();
+        }
+    }
+    let p = pkg.to_str().unwrap();
+    let v = json(&edgert(&["compile", p, "--backend", "ort-cpu", "--json"], &[]));
+    assert_eq!(v["written"].as_array().map(Vec::len), Some(1), "{v}");
+    assert!(v["start_from_artifacts_ms"].as_f64().unwrap() > 0.0);
+    assert!(pkg.join("compiled").join("artifacts.toml").is_file());
+
+    let input = d.file("in.wav", &raw_wav(1, 1, 16_000, 16, &pcm16(&speech_like(16_000))));
+    let out1 = d.0.join("out1.wav");
+    let args = |out: &Path| -> Vec<String> {
+        ["separate", input.to_str().unwrap(), "-o", out.to_str().unwrap(), "--model", p, "--backend", "ort-cpu", "--json"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let a1 = args(&out1);
+    let o = edgert(&a1.iter().map(String::as_str).collect::<Vec<_>>(), &[]);
+    let v = json(&o);
+    let used = v["artifacts"].as_array().unwrap();
+    assert!(used.iter().any(|e| e.as_str().unwrap().contains("loaded from compiled artifact")), "{v}");
+
+    // Truncate the artifact: the next run says so, rebuilds it, and gives the same samples.
+    let artifact = std::fs::read_dir(pkg.join("compiled"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "onnx"))
+        .unwrap();
+    let bytes = std::fs::read(&artifact).unwrap();
+    std::fs::write(&artifact, &bytes[..bytes.len() / 2]).unwrap();
+    let out2 = d.0.join("out2.wav");
+    let a2 = args(&out2);
+    let o = edgert(&a2.iter().map(String::as_str).collect::<Vec<_>>(), &[]);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(err.contains("note:") && err.contains("truncated") && err.contains("rebuilt"), "{err}");
+    let (s1, s2) = (read_f32_wav(&out1), read_f32_wav(&out2));
+    assert_eq!(s1.len(), s2.len());
+    // From the artifact (optimised once) and from ONNX (optimised now): the same to 16-bit LSBs.
+    let worst = s1.iter().zip(&s2).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    assert!(worst <= 2.0, "outputs differ by {worst} LSB");
+    assert_eq!(std::fs::read(&artifact).unwrap().len(), bytes.len(), "the artifact was rebuilt in place");
+
+    // Bad requests.
+    let o = edgert(&["compile", p, "--backend", "auto"], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("one backend"), "{}", text(&o));
+    let o = edgert(&["compile", d.0.join("nope").to_str().unwrap()], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("does not exist"), "{}", text(&o));
+    let o = edgert(&["compile", p, "--shapes", "nosuchrole.mix=1x2"], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("nosuchrole"), "{}", text(&o));
+}
+
+#[test]
+#[cfg(feature = "tract")]
+fn memory_estimate_tracks_peak_memory_and_the_budget_refuses() {
+    let d = Scratch::new("memory");
+    let input = d.file("in.wav", &raw_wav(1, 1, 16_000, 16, &pcm16(&speech_like(8_000))));
+    let tss = root().join("models").join("tss-small");
+    let cases: Vec<(PathBuf, Option<&str>)> =
+        vec![(tss.clone(), Some("remove the dog barking")), (third_party("gtcrn"), None), (third_party("dtln"), None)];
+    for (model, query) in &cases {
+        let out = d.0.join("out.wav");
+        let mut args = vec!["separate", input.to_str().unwrap(), "-o", out.to_str().unwrap(), "--model", model.to_str().unwrap(), "--json"];
+        if let Some(q) = query {
+            args.extend(["--query", q]);
+        }
+        let v = json(&edgert(&args, &[]));
+        let est = v["memory_estimate_bytes"].as_f64().unwrap();
+        let peak = v["peak_rss_bytes"].as_f64().unwrap();
+        let ratio = est / peak;
+        assert!((0.8..=1.6).contains(&ratio), "{}: estimate {est} against peak {peak} (×{ratio:.2})", model.display());
+        std::fs::remove_file(&out).unwrap();
+    }
+    let out = d.0.join("refused.wav");
+    let o = edgert(
+        &["separate", input.to_str().unwrap(), "-o", out.to_str().unwrap(), "--model", tss.to_str().unwrap(), "--query", "remove the dog barking", "--max-memory", "16M"],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let t = text(&o);
+    assert!(t.contains("error[memory-budget]") && t.contains("MB"), "{t}");
+    assert!(!out.exists());
+    let o = edgert(&["separate", input.to_str().unwrap(), "-o", out.to_str().unwrap(), "--max-memory", "12X"], &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(!out.exists());
+}

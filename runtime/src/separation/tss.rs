@@ -85,6 +85,12 @@ impl TssModel {
         Ok(m)
     }
 
+    /// Whether the text encoder has been loaded (it is not while every description asked for
+    /// had a compiled embedding).
+    pub fn encoder_loaded(&self) -> bool {
+        self.text.is_some()
+    }
+
     fn text_encoder(&mut self) -> Result<&mut TextEncoder> {
         if self.text.is_none() {
             let pkg = &self.pkg;

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use edgert::backend::{self, BackendChoice};
-use edgert::compile::{ArtifactStore, Event};
+use edgert::compile::{ArtifactStore, Event, Keep};
 use edgert::error::{Error, ErrorKind};
 use edgert::package::{Kind, Package};
 use edgert::separation::enhance::EnhanceOptions;
@@ -35,6 +35,9 @@ pub struct CompileArgs {
     /// Intra-op threads (ONNX Runtime).
     #[arg(long, default_value_t = 1)]
     threads: usize,
+    /// Keep every tract artifact, also those that load no faster than their ONNX graph.
+    #[arg(long)]
+    keep_all: bool,
     /// Print a JSON report.
     #[arg(long)]
     json: bool,
@@ -87,13 +90,15 @@ pub fn run(args: &CompileArgs) -> Result<ExitCode> {
             "compile for one backend: --backend tract, ort-cpu, ort-cuda or ort-tensorrt (artifacts are per provider)",
         ));
     }
+    // The package first: nothing is created beside a folder that is not one.
+    let opened = Package::open(&args.package)?;
     for (role, _, _) in &args.shapes {
-        if !Package::open(&args.package)?.graphs().contains_key(role) {
+        if !opened.graphs().contains_key(role) {
             return Err(Error::new(ErrorKind::InvalidInput, format!("--shapes names role `{role}`, which the package has no graph for")));
         }
     }
-    let store = ArtifactStore::for_compile(&args.package)?;
-    let pkg = Package::open(&args.package)?.with_artifacts(Some(store.clone()));
+    let store = ArtifactStore::for_compile(&args.package, if args.keep_all { Keep::All } else { Keep::Faster })?;
+    let pkg = opened.with_artifacts(Some(store.clone()));
 
     let t = Instant::now();
     load_package(&pkg, backend, args)?;
@@ -115,6 +120,7 @@ pub fn run(args: &CompileArgs) -> Result<ExitCode> {
     }
     let written: Vec<&Event> = events.iter().filter(|e| matches!(e, Event::Written { .. } | Event::Rebuilt { .. })).collect();
     let not_made: Vec<&Event> = events.iter().filter(|e| matches!(e, Event::NotMade { .. })).collect();
+    let not_faster: Vec<&Event> = events.iter().filter(|e| matches!(e, Event::NotFaster { .. })).collect();
     let dir = store.dir().map(|d| d.display().to_string()).unwrap_or_default();
     if args.json {
         let v = json!({
@@ -123,6 +129,7 @@ pub fn run(args: &CompileArgs) -> Result<ExitCode> {
             "artifacts_dir": dir,
             "written": written.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "not_made": not_made.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "not_faster": not_faster.iter().map(ToString::to_string).collect::<Vec<_>>(),
             "used_at_start": used.iter().filter(|e| matches!(e, Event::Used { .. })).count(),
             "compile_ms": compile_ms,
             "start_from_artifacts_ms": start_ms,
@@ -140,7 +147,8 @@ pub fn run(args: &CompileArgs) -> Result<ExitCode> {
         println!("artifacts in {dir}");
         println!("load + build from the artifacts: {start_ms:.1} ms (from ONNX: {onnx_ms:.1} ms)");
     }
-    if written.is_empty() {
+    let queries = pkg.manifest().kind == Kind::TextQueriedSeparation;
+    if written.is_empty() && !queries && !not_made.is_empty() {
         return Err(Error::new(
             ErrorKind::Backend,
             format!("no artifact could be made for `{}` on {}", args.package.display(), args.backend),
