@@ -1,7 +1,10 @@
 //! Feature `embed-model`: compiles a model package into the library. EDGERT_EMBED_MODEL names
 //! the package folder (default: the checkout's models/tss-small); every file of it is embedded
 //! but documentation and audio (`*.md`, `*.wav`, `*.flac`, `*.png`), with its `compiled/`
-//! artifacts when it has them. `edgert::embedded::package()` validates it at run time.
+//! artifacts when it has them. EDGERT_EMBED_EXCLUDE (comma-separated file names) leaves files
+//! out: `text_encoder.int8.onnx,tokenizer.json` makes a queries-only build of a package compiled
+//! with `edgert compile --query` (it separates only those queries; 23 MB smaller for
+//! tss-small). `edgert::embedded::package()` validates it at run time.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -31,6 +34,7 @@ fn collect(dir: &Path, rel: &str, out: &mut Vec<(String, PathBuf)>) {
 
 fn main() {
     println!("cargo:rerun-if-env-changed=EDGERT_EMBED_MODEL");
+    println!("cargo:rerun-if-env-changed=EDGERT_EMBED_EXCLUDE");
     println!("cargo:rerun-if-changed=build.rs");
     if std::env::var_os("CARGO_FEATURE_EMBED_MODEL").is_none() {
         return;
@@ -48,6 +52,9 @@ fn main() {
     println!("cargo:rerun-if-changed={}", dir.join("compiled").display());
     let mut files = Vec::new();
     collect(&dir, "", &mut files);
+    let exclude = std::env::var("EDGERT_EMBED_EXCLUDE").unwrap_or_default();
+    let exclude: Vec<&str> = exclude.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+    files.retain(|(rel, _)| !exclude.contains(&rel.as_str()));
     let mut code = String::new();
     let _ = writeln!(code, "/// The folder the embedded package was read from at build time.");
     let _ = writeln!(code, "pub const SOURCE: &str = {:?};", dir.display().to_string());

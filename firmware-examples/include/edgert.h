@@ -177,6 +177,19 @@ enum EdgertStatus edgert_separator_new_from_bytes(const uint8_t *data,
                                                   const struct EdgertOptions *options,
                                                   struct EdgertSeparator **out);
 
+#if defined(EDGERT_EMBED_MODEL)
+/**
+ * Builds a separator from the package compiled into the library (built with the
+ * `embed-model` feature). Otherwise as `edgert_separator_new`.
+ *
+ * # Safety
+ * As `edgert_separator_new`.
+ */
+enum EdgertStatus edgert_separator_new_embedded(const char *query,
+                                                const struct EdgertOptions *options,
+                                                struct EdgertSeparator **out);
+#endif
+
 /**
  * Replaces the query. The new processor is built before the old one is dropped: on failure
  * the separator keeps its old query and state. Its stream state starts afresh.

@@ -233,7 +233,12 @@ impl ArtifactStore {
     pub fn open(package_dir: &Path) -> Option<Arc<ArtifactStore>> {
         let dir = package_dir.join(DIR);
         let index_path = dir.join(INDEX);
-        let text = std::fs::read_to_string(&index_path).ok()?;
+        let text = match std::fs::read_to_string(&index_path) {
+            Ok(t) => t,
+            // Compiled query embeddings alone make a store too.
+            Err(_) if dir.join(QUERIES).is_file() => String::new(),
+            Err(_) => return None,
+        };
         let (index, events) = match toml::from_str::<Index>(&text) {
             Ok(i) => (i, Vec::new()),
             Err(e) => (
@@ -274,7 +279,12 @@ impl ArtifactStore {
     /// has no index.
     pub fn from_memory(files: &BTreeMap<String, Arc<[u8]>>) -> Option<Arc<ArtifactStore>> {
         let prefix = format!("{DIR}/");
-        let index_bytes = files.get(&format!("{DIR}/{INDEX}"))?;
+        let empty: Arc<[u8]> = Arc::from(&b""[..]);
+        let index_bytes = match files.get(&format!("{DIR}/{INDEX}")) {
+            Some(b) => b,
+            None if files.contains_key(&format!("{DIR}/{QUERIES}")) => &empty,
+            None => return None,
+        };
         let (index, events) = match std::str::from_utf8(index_bytes).ok().map(toml::from_str::<Index>) {
             Some(Ok(i)) => (i, Vec::new()),
             _ => (
@@ -329,10 +339,22 @@ impl ArtifactStore {
         }
     }
 
-    /// The embedding of `description` made at compile time by the text encoder `encoder`.
-    pub fn query_embedding(&self, encoder: &Graph, description: &str) -> Option<Vec<f32>> {
-        let h = hex(fast_hash(encoder.bytes()));
-        self.lock().queries.get(&h).and_then(|q| q.get(description)).cloned()
+    /// The embedding of `description` made at compile time by the text encoder `encoder`; for
+    /// a package that carries no text encoder (None), by the one encoder the store has
+    /// embeddings of.
+    pub fn query_embedding(&self, encoder: Option<&Graph>, description: &str) -> Option<Vec<f32>> {
+        let state = self.lock();
+        let queries = match encoder {
+            Some(g) => state.queries.get(&hex(fast_hash(g.bytes()))),
+            None if state.queries.len() == 1 => state.queries.values().next(),
+            None => None,
+        };
+        queries.and_then(|q| q.get(description)).cloned()
+    }
+
+    /// The descriptions with compiled embeddings.
+    pub fn compiled_queries(&self) -> Vec<String> {
+        self.lock().queries.values().flat_map(|q| q.keys().cloned()).collect()
     }
 
     /// Whether this store writes what it is given (compile mode).

@@ -241,3 +241,35 @@ fn compiled_query_embeddings_spare_the_text_encoder() {
     let b = run(&plain, BackendChoice::Tract, Some(query), 30);
     assert_eq!(a, b);
 }
+
+#[test]
+fn a_queries_only_package_separates_its_compiled_queries_and_names_them_otherwise() {
+    let t = Temp::copy_of(&root().join("models").join("tss-small"), "queries-only");
+    let query = "remove the dog barking";
+    compile(&t.0, BackendChoice::Tract, Some(query));
+    // As firmware embeds it: everything but the text encoder and its tokenizer.
+    let mut files: Vec<(String, Arc<[u8]>)> = Vec::new();
+    for sub in ["", DIR] {
+        for e in std::fs::read_dir(t.0.join(sub)).expect("folder").flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if e.path().is_file() && name != "text_encoder.int8.onnx" && name != "tokenizer.json" {
+                let rel = if sub.is_empty() { name } else { format!("{sub}/{name}") };
+                files.push((rel, std::fs::read(e.path()).expect("read").into()));
+            }
+        }
+    }
+    let pkg = Package::from_memory("queries-only", files.clone()).expect("a queries-only package validates");
+    assert!(pkg.graph("text_encoder").is_err());
+    let plain = Package::open(root().join("models").join("tss-small")).expect("tss-small");
+    assert_eq!(run(&pkg, BackendChoice::Tract, Some(query), 30), run(&plain, BackendChoice::Tract, Some(query), 30));
+    let opts = EnhanceOptions::default();
+    let e = separation::build(&pkg, Some("isolate the siren"), &opts).err().expect("an uncompiled query");
+    assert_eq!(e.kind(), edgert::ErrorKind::InvalidInput);
+    assert!(e.to_string().contains("no text encoder") && e.to_string().contains("dog barking"), "{e}");
+    let est = separation::memory_estimate(&pkg, Some(query), &opts).expect("estimate");
+    assert!(!est.parts.iter().any(|(w, _)| w.contains("text_encoder")), "{est:?}");
+    // Without the compiled embeddings the text encoder is required again.
+    files.retain(|(n, _)| !n.starts_with(DIR));
+    let e = Package::from_memory("no-encoder", files).expect_err("no encoder, no compiled queries");
+    assert!(e.to_string().contains("text_encoder"), "{e}");
+}

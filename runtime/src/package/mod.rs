@@ -17,6 +17,9 @@ use crate::compile::ArtifactStore;
 use crate::error::{Error, ErrorKind, Result};
 use crate::tensor::{DType, Tensor, TensorInfo};
 
+/// The text encoder's role in text-queried packages.
+pub const TEXT_ENCODER: &str = "text_encoder";
+
 /// The manifest's file name inside a package folder.
 pub const MANIFEST: &str = "model.toml";
 
@@ -254,6 +257,12 @@ impl Package {
     fn validate_files(dir: &Path, files: Files, manifest: Manifest) -> Result<Package> {
         let mut problems = Vec::new();
         let spec = manifest.family.spec();
+        // A text-queried package may leave its text encoder and tokenizer out when it carries
+        // compiled query embeddings: it then separates only those queries (firmware with a
+        // fixed set of commands; see `edgert compile --query`).
+        let queries_only = manifest.family == Family::HsmTss
+            && files.exists(Path::new(crate::compile::DIR).join(crate::compile::QUERIES).as_path())
+            && manifest.graphs.get(TEXT_ENCODER).is_some_and(|f| !files.exists(f));
 
         if spec.sample_rate && manifest.sample_rate.is_none() {
             problems.push(format!("family `{}` needs `model.sample_rate`", manifest.family));
@@ -263,6 +272,7 @@ impl Package {
         }
         match (&manifest.tokenizer, spec.tokenizer) {
             (None, true) => problems.push(format!("family `{}` reads text and needs `[tokenizer] file`", manifest.family)),
+            (Some(_), _) if queries_only => {}
             (Some(t), _) if !files.exists(t) => {
                 problems.push(format!("tokenizer file `{}` does not exist", t.display()))
             }
@@ -298,6 +308,9 @@ impl Package {
                 ));
                 continue;
             };
+            if queries_only && role_name == TEXT_ENCODER {
+                continue;
+            }
             if !files.exists(file) {
                 problems.push(format!("graph file `{}` (role `{role_name}`) does not exist", file.display()));
                 continue;

@@ -147,10 +147,10 @@ pub fn memory_estimate(pkg: &Package, query: Option<&str>, opts: &enhance::Enhan
     match pkg.manifest().kind {
         Kind::TextQueriedSeparation => {
             let ops = query::parse(query.unwrap_or("extract the speech"))?;
-            let encoder = pkg.graph("text_encoder")?;
+            let encoder = pkg.graph(crate::package::TEXT_ENCODER).ok();
             let cached = pkg.artifacts().is_some_and(|s| ops.iter().all(|o| s.query_embedding(encoder, o.description()).is_some()));
-            if !cached {
-                parts.push(("text_encoder session".to_string(), session("text_encoder")?));
+            if !cached && encoder.is_some() {
+                parts.push(("text_encoder session".to_string(), session(crate::package::TEXT_ENCODER)?));
             }
             for role in ["audio_encoder", "global_separator", "local_separator", "reconstructor"] {
                 parts.push((format!("{role} sessions ×{}", ops.len()), session(role)? * ops.len() as u64));

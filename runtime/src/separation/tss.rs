@@ -20,7 +20,7 @@ use crate::backend::{self, BackendChoice, Session};
 use crate::dsp::mel::{Fbank, FbankOptions};
 use crate::dsp::{Complex32, Normalise, StftAnalysis, StftSynthesis, Window};
 use crate::error::{Error, ErrorKind, Result};
-use crate::package::{Family, Package};
+use crate::package::{Family, Package, TEXT_ENCODER};
 use crate::separation::enhance::Stateful;
 use crate::separation::query::Operation;
 use crate::separation::text::{cosine, TextEncoder};
@@ -94,13 +94,24 @@ impl TssModel {
     fn text_encoder(&mut self) -> Result<&mut TextEncoder> {
         if self.text.is_none() {
             let pkg = &self.pkg;
+            let Ok(graph) = pkg.graph(TEXT_ENCODER) else {
+                let known = pkg.artifacts().map(|s| s.compiled_queries()).unwrap_or_default();
+                return Err(Error::new(
+                    ErrorKind::InvalidInput,
+                    format!(
+                        "this build of `{}` carries no text encoder: it separates only the descriptions compiled into it ({}); compile the package with the query (`edgert compile --query`) and build it again",
+                        pkg.manifest().name,
+                        if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                    ),
+                ));
+            };
             let tokenizer = pkg
                 .manifest()
                 .tokenizer
                 .as_ref()
                 .ok_or_else(|| Error::new(ErrorKind::InvalidPackage, "an hsm-tss package needs a tokenizer"))?;
-            let opts = pkg.session_options("text_encoder", self.backend).threads(self.threads);
-            let t = TextEncoder::new(pkg.graph("text_encoder")?, &pkg.read(tokenizer)?, &opts)
+            let opts = pkg.session_options(TEXT_ENCODER, self.backend).threads(self.threads);
+            let t = TextEncoder::new(graph, &pkg.read(tokenizer)?, &opts)
                 .map_err(|e| e.with_context(format!("tokenizer `{}`", tokenizer.display())))?;
             self.text = Some(t);
         }
@@ -111,15 +122,15 @@ impl TssModel {
     /// The query embedding of a description: compiled (`edgert compile --query`) when the
     /// package holds it for this text encoder, else from the text encoder.
     pub fn embed(&mut self, description: &str) -> Result<Vec<f32>> {
-        let encoder = self.pkg.graph("text_encoder")?;
+        let encoder = self.pkg.graph(TEXT_ENCODER).ok();
         if let Some(store) = self.pkg.artifacts() {
             if let Some(e) = store.query_embedding(encoder, description) {
                 return Ok(e);
             }
         }
         let e = self.text_encoder()?.embed(description)?;
-        if let Some(store) = self.pkg.artifacts() {
-            store.record_query_embedding(self.pkg.graph("text_encoder")?, description, &e)?;
+        if let (Some(store), Ok(g)) = (self.pkg.artifacts(), self.pkg.graph(TEXT_ENCODER)) {
+            store.record_query_embedding(g, description, &e)?;
         }
         Ok(e)
     }
