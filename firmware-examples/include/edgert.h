@@ -133,17 +133,23 @@ extern "C" {
 
 /**
  * edgert's version, e.g. "0.1.0". Static; never NULL.
+ *
+ * Thread safety: any thread, at any time.
  */
 const char *edgert_version(void);
 
 /**
  * The message of this thread's last failed call ("" after a success). Valid until the next
  * edgert call on this thread. Never NULL.
+ *
+ * Thread safety: per thread: each thread reads its own last error.
  */
 const char *edgert_last_error(void);
 
 /**
  * Fills `options` with the defaults: tract, one thread, no memory limit.
+ *
+ * Thread safety: any thread, at any time.
  *
  * # Safety
  * `options` is NULL or points to writable memory for an `EdgertOptions`.
@@ -154,6 +160,8 @@ enum EdgertStatus edgert_options_default(struct EdgertOptions *options);
  * Builds a separator from a model package folder. `query` says what to keep or remove ("remove
  * the siren"); NULL for a speech enhancer means "extract the speech". `options` may be NULL
  * (defaults). On success `*out` is the new separator; on failure it is set to NULL.
+ *
+ * Thread safety: any thread, concurrently with any call on other separators.
  *
  * # Safety
  * Strings are NULL or NUL-terminated; `options` is NULL or valid; `out` is NULL or writable.
@@ -167,6 +175,8 @@ enum EdgertStatus edgert_separator_new(const char *package_dir,
  * Builds a separator from a model package held in memory: an uncompressed tar archive of the
  * package folder (`tar cf pkg.tar -C models/tss-small .`), e.g. from a flash partition. The
  * bytes are copied; the caller may free them on return. Otherwise as `edgert_separator_new`.
+ *
+ * Thread safety: any thread, concurrently with any call on other separators.
  *
  * # Safety
  * `data` is NULL or points to `len` readable bytes; the rest as `edgert_separator_new`.
@@ -182,6 +192,8 @@ enum EdgertStatus edgert_separator_new_from_bytes(const uint8_t *data,
  * Builds a separator from the package compiled into the library (built with the
  * `embed-model` feature). Otherwise as `edgert_separator_new`.
  *
+ * Thread safety: any thread, concurrently with any call on other separators.
+ *
  * # Safety
  * As `edgert_separator_new`.
  */
@@ -194,6 +206,9 @@ enum EdgertStatus edgert_separator_new_embedded(const char *query,
  * Replaces the query. The new processor is built before the old one is dropped: on failure
  * the separator keeps its old query and state. Its stream state starts afresh.
  *
+ * Thread safety: one thread at a time per separator (there is no internal lock); other
+ * separators may be used on other threads meanwhile.
+ *
  * # Safety
  * `sep` is NULL or a separator handle; `query` is NULL or NUL-terminated.
  */
@@ -201,6 +216,9 @@ enum EdgertStatus edgert_separator_set_query(struct EdgertSeparator *sep, const 
 
 /**
  * Samples per frame (one hop): the length `edgert_separator_process` takes and gives.
+ *
+ * Thread safety: one thread at a time per separator (there is no internal lock); other
+ * separators may be used on other threads meanwhile.
  *
  * # Safety
  * `sep` is NULL or a separator handle; `out` is NULL or writable.
@@ -211,6 +229,9 @@ enum EdgertStatus edgert_separator_frame_size(struct EdgertSeparator *sep, size_
  * Samples by which the output lags the input. To line a file up, drop this many output
  * samples at the start and feed as many zeros at the end.
  *
+ * Thread safety: one thread at a time per separator (there is no internal lock); other
+ * separators may be used on other threads meanwhile.
+ *
  * # Safety
  * As `edgert_separator_frame_size`.
  */
@@ -218,6 +239,9 @@ enum EdgertStatus edgert_separator_delay(struct EdgertSeparator *sep, size_t *ou
 
 /**
  * The sample rate (Hz) the separator runs at: input must be at this rate, mono.
+ *
+ * Thread safety: one thread at a time per separator (there is no internal lock); other
+ * separators may be used on other threads meanwhile.
  *
  * # Safety
  * `sep` is NULL or a separator handle; `out` is NULL or writable.
@@ -228,6 +252,9 @@ enum EdgertStatus edgert_separator_sample_rate(struct EdgertSeparator *sep, uint
  * Processes one frame: `input_len` and `output_len` must equal the frame size. NaN and
  * infinite input samples are replaced by 0. The separator's own code allocates nothing here
  * (what the backend does inside a model run is the backend's).
+ *
+ * Thread safety: one thread at a time per separator (there is no internal lock); other
+ * separators may be used on other threads meanwhile.
  *
  * # Safety
  * `input` points to `input_len` readable floats, `output` to `output_len` writable floats,
@@ -242,6 +269,9 @@ enum EdgertStatus edgert_separator_process(struct EdgertSeparator *sep,
 /**
  * Forgets the stream state, as if newly built (same query).
  *
+ * Thread safety: one thread at a time per separator (there is no internal lock); other
+ * separators may be used on other threads meanwhile.
+ *
  * # Safety
  * `sep` is NULL or a separator handle.
  */
@@ -250,6 +280,8 @@ enum EdgertStatus edgert_separator_reset(struct EdgertSeparator *sep);
 /**
  * The estimated peak resident memory (bytes) of a separator for this package and query,
  * without building it.
+ *
+ * Thread safety: any thread, concurrently with any call on other separators.
  *
  * # Safety
  * As `edgert_separator_new`; `out` is NULL or writable.
@@ -262,6 +294,8 @@ enum EdgertStatus edgert_memory_estimate(const char *package_dir,
 /**
  * Destroys a separator. NULL is ignored. The handle must not be used afterwards (debug builds
  * answer `EDGERT_DESTROYED` if it is; release builds free it).
+ *
+ * Thread safety: on the thread that uses the separator, with no other call on it in progress.
  *
  * # Safety
  * `sep` is NULL or a separator handle not yet destroyed (debug builds tolerate a second call).

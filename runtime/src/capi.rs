@@ -225,6 +225,8 @@ fn out_ptr<T>(p: *mut T, what: &str) -> Result<(), Fail> {
 }
 
 /// edgert's version, e.g. "0.1.0". Static; never NULL.
+///
+/// Thread safety: any thread, at any time.
 #[no_mangle]
 pub extern "C" fn edgert_version() -> *const c_char {
     concat!(env!("CARGO_PKG_VERSION"), "\0").as_ptr().cast()
@@ -232,12 +234,16 @@ pub extern "C" fn edgert_version() -> *const c_char {
 
 /// The message of this thread's last failed call ("" after a success). Valid until the next
 /// edgert call on this thread. Never NULL.
+///
+/// Thread safety: per thread: each thread reads its own last error.
 #[no_mangle]
 pub extern "C" fn edgert_last_error() -> *const c_char {
     LAST_ERROR.with(|e| e.borrow().as_ptr())
 }
 
 /// Fills `options` with the defaults: tract, one thread, no memory limit.
+///
+/// Thread safety: any thread, at any time.
 ///
 /// # Safety
 /// `options` is NULL or points to writable memory for an `EdgertOptions`.
@@ -254,6 +260,8 @@ pub unsafe extern "C" fn edgert_options_default(options: *mut EdgertOptions) -> 
 /// Builds a separator from a model package folder. `query` says what to keep or remove ("remove
 /// the siren"); NULL for a speech enhancer means "extract the speech". `options` may be NULL
 /// (defaults). On success `*out` is the new separator; on failure it is set to NULL.
+///
+/// Thread safety: any thread, concurrently with any call on other separators.
 ///
 /// # Safety
 /// Strings are NULL or NUL-terminated; `options` is NULL or valid; `out` is NULL or writable.
@@ -282,6 +290,8 @@ pub unsafe extern "C" fn edgert_separator_new(
 /// Builds a separator from a model package held in memory: an uncompressed tar archive of the
 /// package folder (`tar cf pkg.tar -C models/tss-small .`), e.g. from a flash partition. The
 /// bytes are copied; the caller may free them on return. Otherwise as `edgert_separator_new`.
+///
+/// Thread safety: any thread, concurrently with any call on other separators.
 ///
 /// # Safety
 /// `data` is NULL or points to `len` readable bytes; the rest as `edgert_separator_new`.
@@ -314,6 +324,8 @@ pub unsafe extern "C" fn edgert_separator_new_from_bytes(
 /// Builds a separator from the package compiled into the library (built with the
 /// `embed-model` feature). Otherwise as `edgert_separator_new`.
 ///
+/// Thread safety: any thread, concurrently with any call on other separators.
+///
 /// # Safety
 /// As `edgert_separator_new`.
 #[cfg(feature = "embed-model")]
@@ -340,6 +352,9 @@ pub unsafe extern "C" fn edgert_separator_new_embedded(
 /// Replaces the query. The new processor is built before the old one is dropped: on failure
 /// the separator keeps its old query and state. Its stream state starts afresh.
 ///
+/// Thread safety: one thread at a time per separator (there is no internal lock); other
+/// separators may be used on other threads meanwhile.
+///
 /// # Safety
 /// `sep` is NULL or a separator handle; `query` is NULL or NUL-terminated.
 #[no_mangle]
@@ -355,6 +370,9 @@ pub unsafe extern "C" fn edgert_separator_set_query(sep: *mut EdgertSeparator, q
 }
 
 /// Samples per frame (one hop): the length `edgert_separator_process` takes and gives.
+///
+/// Thread safety: one thread at a time per separator (there is no internal lock); other
+/// separators may be used on other threads meanwhile.
 ///
 /// # Safety
 /// `sep` is NULL or a separator handle; `out` is NULL or writable.
@@ -372,6 +390,9 @@ pub unsafe extern "C" fn edgert_separator_frame_size(sep: *mut EdgertSeparator, 
 /// Samples by which the output lags the input. To line a file up, drop this many output
 /// samples at the start and feed as many zeros at the end.
 ///
+/// Thread safety: one thread at a time per separator (there is no internal lock); other
+/// separators may be used on other threads meanwhile.
+///
 /// # Safety
 /// As `edgert_separator_frame_size`.
 #[no_mangle]
@@ -386,6 +407,9 @@ pub unsafe extern "C" fn edgert_separator_delay(sep: *mut EdgertSeparator, out: 
 }
 
 /// The sample rate (Hz) the separator runs at: input must be at this rate, mono.
+///
+/// Thread safety: one thread at a time per separator (there is no internal lock); other
+/// separators may be used on other threads meanwhile.
 ///
 /// # Safety
 /// `sep` is NULL or a separator handle; `out` is NULL or writable.
@@ -403,6 +427,9 @@ pub unsafe extern "C" fn edgert_separator_sample_rate(sep: *mut EdgertSeparator,
 /// Processes one frame: `input_len` and `output_len` must equal the frame size. NaN and
 /// infinite input samples are replaced by 0. The separator's own code allocates nothing here
 /// (what the backend does inside a model run is the backend's).
+///
+/// Thread safety: one thread at a time per separator (there is no internal lock); other
+/// separators may be used on other threads meanwhile.
 ///
 /// # Safety
 /// `input` points to `input_len` readable floats, `output` to `output_len` writable floats,
@@ -446,6 +473,9 @@ pub unsafe extern "C" fn edgert_separator_process(
 
 /// Forgets the stream state, as if newly built (same query).
 ///
+/// Thread safety: one thread at a time per separator (there is no internal lock); other
+/// separators may be used on other threads meanwhile.
+///
 /// # Safety
 /// `sep` is NULL or a separator handle.
 #[no_mangle]
@@ -460,6 +490,8 @@ pub unsafe extern "C" fn edgert_separator_reset(sep: *mut EdgertSeparator) -> Ed
 
 /// The estimated peak resident memory (bytes) of a separator for this package and query,
 /// without building it.
+///
+/// Thread safety: any thread, concurrently with any call on other separators.
 ///
 /// # Safety
 /// As `edgert_separator_new`; `out` is NULL or writable.
@@ -484,6 +516,8 @@ pub unsafe extern "C" fn edgert_memory_estimate(
 
 /// Destroys a separator. NULL is ignored. The handle must not be used afterwards (debug builds
 /// answer `EDGERT_DESTROYED` if it is; release builds free it).
+///
+/// Thread safety: on the thread that uses the separator, with no other call on it in progress.
 ///
 /// # Safety
 /// `sep` is NULL or a separator handle not yet destroyed (debug builds tolerate a second call).

@@ -599,6 +599,13 @@ fn compile_then_separate_uses_rebuilds_and_reports_artifacts() {
     let o = edgert(&["compile", p, "--shapes", "nosuchrole.mix=1x2"], &[]);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).contains("nosuchrole"), "{}", text(&o));
+
+    // Per graph, with the shapes given: the artifact is keyed by them and used at the next start.
+    let v = json(&edgert(&["compile", p, "--backend", "ort-cpu", "--shapes", "model.mix=1x257x1x2", "--json"], &[]));
+    assert_eq!(v["written"].as_array().map(Vec::len), Some(1), "{v}");
+    assert_eq!(v["used_at_start"].as_u64(), Some(1), "{v}");
+    let index = std::fs::read_to_string(pkg.join("compiled").join("artifacts.toml")).unwrap();
+    assert!(index.contains("mix=1x257x1x2"), "{index}");
 }
 
 #[test]
