@@ -198,6 +198,29 @@ fn build(pkg: Package, query: Option<&str>, opts: EnhanceOptions, max_memory: Op
     Ok(Box::new(EdgertSeparator { magic: LIVE, inner: Some(Inner { pkg, opts, max_memory, processor: built.processor }) }))
 }
 
+/// The constructors' common body: `out` checked and cleared first (NULL on any failure), the
+/// query and options read, the package made, the separator built and handed over.
+///
+/// # Safety
+/// As `edgert_separator_new`.
+unsafe fn construct(
+    query: *const c_char,
+    options: *const EdgertOptions,
+    out: *mut *mut EdgertSeparator,
+    package: impl FnOnce() -> Result<Package, Fail>,
+) -> Result<(), Fail> {
+    out_ptr(out, "out")?;
+    // SAFETY: checked non-NULL above.
+    unsafe { out.write(std::ptr::null_mut()) };
+    // SAFETY: the caller's contract.
+    let query = unsafe { text(query, "query", true) }?;
+    let (opts, max) = read_options(options)?;
+    let sep = build(package()?, query, opts, max)?;
+    // SAFETY: checked non-NULL above.
+    unsafe { out.write(Box::into_raw(sep)) };
+    Ok(())
+}
+
 /// The live separator behind a handle.
 ///
 /// # Safety
@@ -273,17 +296,13 @@ pub unsafe extern "C" fn edgert_separator_new(
     out: *mut *mut EdgertSeparator,
 ) -> EdgertStatus {
     guard(|| {
-        out_ptr(out, "out")?;
-        // SAFETY: checked non-NULL above.
-        unsafe { out.write(std::ptr::null_mut()) };
         // SAFETY: the function's contract.
-        let dir = unsafe { text(package_dir, "package_dir", false) }?.unwrap_or_default();
-        let query = unsafe { text(query, "query", true) }?;
-        let (opts, max) = read_options(options)?;
-        let sep = build(Package::open(dir)?, query, opts, max)?;
-        // SAFETY: checked non-NULL above.
-        unsafe { out.write(Box::into_raw(sep)) };
-        Ok(())
+        unsafe {
+            construct(query, options, out, || {
+                let dir = text(package_dir, "package_dir", false)?.unwrap_or_default();
+                Ok(Package::open(dir)?)
+            })
+        }
     })
 }
 
@@ -304,20 +323,17 @@ pub unsafe extern "C" fn edgert_separator_new_from_bytes(
     out: *mut *mut EdgertSeparator,
 ) -> EdgertStatus {
     guard(|| {
-        out_ptr(out, "out")?;
-        // SAFETY: checked non-NULL above.
-        unsafe { out.write(std::ptr::null_mut()) };
-        if data.is_null() {
-            return Err(fail(EdgertStatus::EdgertNullPointer, "data is NULL"));
+        // SAFETY: the function's contract.
+        unsafe {
+            construct(query, options, out, || {
+                if data.is_null() {
+                    return Err(fail(EdgertStatus::EdgertNullPointer, "data is NULL"));
+                }
+                // SAFETY: the caller passes `len` readable bytes at `data`.
+                let bytes = std::slice::from_raw_parts(data, len);
+                Ok(Package::from_tar("memory", bytes)?)
+            })
         }
-        // SAFETY: the caller passes `len` readable bytes at `data`.
-        let bytes = unsafe { std::slice::from_raw_parts(data, len) };
-        let query = unsafe { text(query, "query", true) }?;
-        let (opts, max) = read_options(options)?;
-        let sep = build(Package::from_tar("memory", bytes)?, query, opts, max)?;
-        // SAFETY: checked non-NULL above.
-        unsafe { out.write(Box::into_raw(sep)) };
-        Ok(())
     })
 }
 
@@ -335,18 +351,8 @@ pub unsafe extern "C" fn edgert_separator_new_embedded(
     options: *const EdgertOptions,
     out: *mut *mut EdgertSeparator,
 ) -> EdgertStatus {
-    guard(|| {
-        out_ptr(out, "out")?;
-        // SAFETY: checked non-NULL above.
-        unsafe { out.write(std::ptr::null_mut()) };
-        // SAFETY: the function's contract.
-        let query = unsafe { text(query, "query", true) }?;
-        let (opts, max) = read_options(options)?;
-        let sep = build(crate::embedded::package()?, query, opts, max)?;
-        // SAFETY: checked non-NULL above.
-        unsafe { out.write(Box::into_raw(sep)) };
-        Ok(())
-    })
+    // SAFETY: the function's contract.
+    guard(|| unsafe { construct(query, options, out, || Ok(crate::embedded::package()?)) })
 }
 
 /// Replaces the query. The new processor is built before the old one is dropped: on failure

@@ -312,3 +312,29 @@ fn abi_answers_bad_arguments() {
         assert!(est > 20 << 20, "{est}");
     }
 }
+
+#[test]
+#[cfg(feature = "embed-model")]
+fn a_separator_from_the_embedded_package_runs_like_one_from_the_folder() {
+    use EdgertStatus::*;
+    let q = CString::new("remove the dog barking").expect("query");
+    let mut embedded = std::ptr::null_mut();
+    // SAFETY: valid strings and pointers; buffers of the stated lengths.
+    unsafe {
+        assert_eq!(edgert_separator_new_embedded(q.as_ptr(), std::ptr::null(), &mut embedded), EdgertOk, "{}", last_error());
+        assert_eq!(edgert_separator_new_embedded(q.as_ptr(), std::ptr::null(), std::ptr::null_mut()), EdgertNullPointer);
+        let (s, folder) = new_sep("remove the dog barking", None);
+        assert_eq!(s, EdgertOk);
+        let mut hop = 0usize;
+        assert_eq!(edgert_separator_frame_size(embedded, &mut hop), EdgertOk);
+        let input: Vec<f32> = (0..hop).map(|i| (i as f32 * 0.07).sin() * 0.3).collect();
+        let (mut a, mut b) = (vec![0f32; hop], vec![0f32; hop]);
+        for _ in 0..30 {
+            assert_eq!(edgert_separator_process(embedded, input.as_ptr(), hop, a.as_mut_ptr(), hop), EdgertOk);
+            assert_eq!(edgert_separator_process(folder, input.as_ptr(), hop, b.as_mut_ptr(), hop), EdgertOk);
+            assert_eq!(a, b);
+        }
+        edgert_separator_destroy(embedded);
+        edgert_separator_destroy(folder);
+    }
+}
