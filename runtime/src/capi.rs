@@ -154,12 +154,7 @@ fn guard(f: impl FnOnce() -> Result<(), Fail>) -> EdgertStatus {
         }
         Ok(Err(Fail(s))) => s,
         Err(payload) => {
-            let msg = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "no message".into());
-            set_error(&format!("edgert panicked: {msg}"));
+            set_error(&format!("edgert panicked: {}", crate::backend::panic_message(payload.as_ref())));
             EdgertStatus::EdgertPanic
         }
     }
@@ -219,6 +214,21 @@ unsafe fn construct(
     // SAFETY: checked non-NULL above.
     unsafe { out.write(Box::into_raw(sep)) };
     Ok(())
+}
+
+/// The getters' common body: `f` of the separator's processor written to `out`.
+///
+/// # Safety
+/// `sep` is NULL or a separator handle; `out` is NULL or writable.
+unsafe fn read_into<T>(sep: *mut EdgertSeparator, out: *mut T, f: impl FnOnce(&dyn Processor) -> T) -> EdgertStatus {
+    guard(|| {
+        out_ptr(out, "out")?;
+        // SAFETY: the caller's contract.
+        let inner = unsafe { live(sep) }?;
+        // SAFETY: checked non-NULL above; writable per the contract.
+        unsafe { out.write(f(inner.processor.as_ref())) };
+        Ok(())
+    })
 }
 
 /// The live separator behind a handle.
@@ -384,13 +394,8 @@ pub unsafe extern "C" fn edgert_separator_set_query(sep: *mut EdgertSeparator, q
 /// `sep` is NULL or a separator handle; `out` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn edgert_separator_frame_size(sep: *mut EdgertSeparator, out: *mut usize) -> EdgertStatus {
-    guard(|| {
-        out_ptr(out, "out")?;
-        // SAFETY: the function's contract.
-        let inner = unsafe { live(sep) }?;
-        unsafe { out.write(inner.processor.hop()) };
-        Ok(())
-    })
+    // SAFETY: the function's contract.
+    unsafe { read_into(sep, out, |p| p.hop()) }
 }
 
 /// Samples by which the output lags the input. To line a file up, drop this many output
@@ -403,13 +408,8 @@ pub unsafe extern "C" fn edgert_separator_frame_size(sep: *mut EdgertSeparator, 
 /// As `edgert_separator_frame_size`.
 #[no_mangle]
 pub unsafe extern "C" fn edgert_separator_delay(sep: *mut EdgertSeparator, out: *mut usize) -> EdgertStatus {
-    guard(|| {
-        out_ptr(out, "out")?;
-        // SAFETY: the function's contract.
-        let inner = unsafe { live(sep) }?;
-        unsafe { out.write(inner.processor.delay()) };
-        Ok(())
-    })
+    // SAFETY: the function's contract.
+    unsafe { read_into(sep, out, |p| p.delay()) }
 }
 
 /// The sample rate (Hz) the separator runs at: input must be at this rate, mono.
@@ -421,13 +421,8 @@ pub unsafe extern "C" fn edgert_separator_delay(sep: *mut EdgertSeparator, out: 
 /// `sep` is NULL or a separator handle; `out` is NULL or writable.
 #[no_mangle]
 pub unsafe extern "C" fn edgert_separator_sample_rate(sep: *mut EdgertSeparator, out: *mut u32) -> EdgertStatus {
-    guard(|| {
-        out_ptr(out, "out")?;
-        // SAFETY: the function's contract.
-        let inner = unsafe { live(sep) }?;
-        unsafe { out.write(inner.processor.sample_rate()) };
-        Ok(())
-    })
+    // SAFETY: the function's contract.
+    unsafe { read_into(sep, out, |p| p.sample_rate()) }
 }
 
 /// Processes one frame: `input_len` and `output_len` must equal the frame size. NaN and

@@ -499,6 +499,7 @@ pub fn load_on(graph: &Graph, opts: &SessionOptions, provider: Provider) -> Resu
 
 /// What a load does with a compiled artifact.
 #[derive(Debug, Clone, Copy)]
+#[cfg_attr(not(any(feature = "tract", feature = "ort")), allow(dead_code))]
 pub(crate) enum Artifact<'a> {
     /// None: load from ONNX.
     None,
@@ -536,12 +537,17 @@ pub(crate) fn no_panic<T>(what: &str, f: impl FnOnce() -> Result<T>) -> Result<T
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
         Ok(r) => r,
         Err(payload) => {
-            let msg = payload
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| payload.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "no message".to_string());
+            let msg = panic_message(payload.as_ref());
             Err(Error::new(ErrorKind::Backend, format!("the backend panicked while {what}: {msg}")))
         }
     }
+}
+
+/// The message a panic carried (`panic!("...")` payloads are `&str` or `String`).
+pub(crate) fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".to_string())
 }
