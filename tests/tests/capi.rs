@@ -52,6 +52,18 @@ fn lib_dir() -> PathBuf {
     panic!("libedgert.so not found beside {}", deps.display());
 }
 
+/// Cargo writes the cdylib under one name whatever the features: a later build without `capi`
+/// (e.g. `--no-default-features --features cli`) leaves a library without the ABI behind.
+fn check_exports(dir: &Path) {
+    let lib = dir.join("libedgert.so");
+    let out = Command::new("nm").arg("-D").arg("--defined-only").arg(&lib).output().expect("nm runs");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("edgert_separator_new"),
+        "{} has no C ABI: it was last written by a build without the `capi` feature; rebuild it (cargo build --release -p edgert) and run the tests again",
+        lib.display()
+    );
+}
+
 /// Builds the C example into a fresh folder and returns the program.
 fn build_example(sanitize: bool) -> (tempdir::Dir, PathBuf) {
     let dir = tempdir::Dir::new("c-offline");
@@ -64,6 +76,7 @@ fn build_example(sanitize: bool) -> (tempdir::Dir, PathBuf) {
     if sanitize {
         cmd.arg("SANITIZE=1");
     }
+    check_exports(&lib_dir());
     let out = cmd.output().expect("make runs");
     assert!(out.status.success(), "make failed:\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     let exe = dir.path().join(if sanitize { "c-offline-asan" } else { "c-offline" });
