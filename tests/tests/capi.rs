@@ -149,6 +149,9 @@ fn run(exe: &Path, args: &[&str]) -> std::process::Output {
     Command::new(exe)
         .args(args)
         .env("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1")
+        // The library checked above, not whatever cargo's LD_LIBRARY_PATH reaches first (an
+        // older copy uplifted to the profile folder by another build).
+        .env("LD_LIBRARY_PATH", lib_dir())
         .output()
         .expect("c-offline runs")
 }
