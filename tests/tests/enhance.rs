@@ -57,8 +57,12 @@ fn enhance_file(package: &str, query: Option<&str>, backend: BackendChoice, file
     let pkg = Package::open(dir).unwrap_or_else(|e| panic!("{e} (run tools/fetch-models)"));
     let opts = EnhanceOptions { backend, threads: 1, fallback: false };
     let input = golden_dir().join("enhance").join(file);
+    // Tests run in parallel threads of one process and several enhance the same package: each
+    // call writes its own file.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let tag = package.replace('/', "_");
-    let out = std::env::temp_dir().join(format!("edgert-enhance-{tag}-{backend:?}-{}.wav", std::process::id()));
+    let out = std::env::temp_dir().join(format!("edgert-enhance-{tag}-{backend:?}-{}-{call}.wav", std::process::id()));
     let report = run_file(
         &input,
         &out,
