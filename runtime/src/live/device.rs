@@ -253,7 +253,10 @@ impl LiveSession {
     }
 
     /// Swaps in another processor (built off the audio path, e.g. for a new query) between hops.
-    pub fn replace(&self, processor: Box<dyn Processor>) -> Result<()> {
+    /// The processor is warmed up here, on the caller's thread, so that its first hops on the
+    /// worker are not its slowest.
+    pub fn replace(&self, mut processor: Box<dyn Processor>) -> Result<()> {
+        super::worker::warm_up(processor.as_mut())?;
         self.replace_tx
             .try_send(processor)
             .map_err(|_| Error::new(ErrorKind::InvalidInput, "a previous replacement is still pending; try again"))?;

@@ -78,7 +78,7 @@ pub struct Worker {
 
 impl Worker {
     /// A worker around `processor` (any of edgert's audio processors).
-    pub fn new(processor: Box<dyn Processor>, opts: WorkerOptions, stats: Arc<Stats>) -> Result<Worker> {
+    pub fn new(mut processor: Box<dyn Processor>, opts: WorkerOptions, stats: Arc<Stats>) -> Result<Worker> {
         if opts.device_rate == 0 || opts.in_channels == 0 || opts.out_channels == 0 || opts.period == 0 {
             return Err(Error::new(
                 ErrorKind::InvalidInput,
@@ -88,6 +88,7 @@ impl Worker {
                 ),
             ));
         }
+        warm_up(processor.as_mut())?;
         let model_rate = processor.sample_rate();
         let hop = processor.hop();
         let (pipe, delay) = Pipeline::with_compensation(processor, opts.device_rate, false)?;
@@ -327,6 +328,8 @@ impl Processor for Stressed {
     }
     fn reset(&mut self) {
         self.inner.reset();
+        // The stress window starts again with the first hop after a reset (as when new).
+        self.started = None;
     }
 }
 
@@ -351,6 +354,23 @@ impl Processor for Identity {
         Ok(())
     }
     fn reset(&mut self) {}
+}
+
+/// Runs a little over a second of silence through a fresh processor and resets it. A processor's
+/// first hops are its slowest (page faults, cold caches, first-run work inside the backends), and
+/// periodic work (tss-small refreshes its global feature every 0.5 s) shows up within a second:
+/// paying both before the streams start keeps them out of the first periods the playback ring
+/// has to cover. `reset` returns the processor to its fresh state (tests/tests/reset.rs).
+pub fn warm_up(processor: &mut dyn Processor) -> Result<()> {
+    let hop = processor.hop();
+    let input = vec![0.0f32; hop];
+    let mut output = vec![0.0f32; hop];
+    let hops = (processor.sample_rate() as usize * 11 / 10).div_ceil(hop.max(1)).max(4);
+    for _ in 0..hops {
+        processor.process(&input, &mut output)?;
+    }
+    processor.reset();
+    Ok(())
 }
 
 /// The start-up silence the playback ring needs so that it never runs dry: the pipeline is
