@@ -16,6 +16,21 @@ pub fn third_party(name: &str) -> PathBuf {
     root().join("models").join("third_party").join(name)
 }
 
+/// Every sample of an audio file (any format edgert reads), channels interleaved.
+pub fn read_audio(path: &std::path::Path) -> Vec<f32> {
+    let mut r = edgert::audio::AudioReader::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let channels = r.info().channels;
+    let mut out = Vec::new();
+    let mut buf = vec![0.0f32; 4096 * channels];
+    loop {
+        let n = r.read(&mut buf).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        if n == 0 {
+            return out;
+        }
+        out.extend_from_slice(&buf[..n * channels]);
+    }
+}
+
 /// `tests/golden`.
 pub fn golden_dir() -> PathBuf {
     root().join("tests").join("golden")

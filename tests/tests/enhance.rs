@@ -5,11 +5,11 @@
 
 use std::path::PathBuf;
 
-use edgert::audio::{run_file, AudioReader, OfflineOptions, SampleFormat};
+use edgert::audio::{run_file, OfflineOptions, SampleFormat};
 use edgert::backend::{BackendChoice, Provider};
 use edgert::package::Package;
 use edgert::separation::{self, enhance::EnhanceOptions};
-use edgert_tests::{golden_dir, npy, root, third_party};
+use edgert_tests::{golden_dir, npy, read_audio, root, third_party};
 
 /// SI-SDR (dB) of `est` against `reference`.
 fn si_sdr(reference: &[f32], est: &[f32]) -> f64 {
@@ -28,16 +28,7 @@ fn si_sdr(reference: &[f32], est: &[f32]) -> f64 {
 }
 
 fn read_all(path: &std::path::Path) -> Vec<f32> {
-    let mut r = AudioReader::open(path).unwrap();
-    let mut out = Vec::new();
-    let mut buf = vec![0.0f32; 4096 * r.info().channels];
-    loop {
-        let n = r.read(&mut buf).unwrap();
-        if n == 0 {
-            return out;
-        }
-        out.extend_from_slice(&buf[..n * r.info().channels]);
-    }
+    read_audio(path)
 }
 
 fn backends() -> Vec<(BackendChoice, Provider)> {

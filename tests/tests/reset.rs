@@ -7,20 +7,12 @@ use edgert::audio::{AudioReader, Processor};
 use edgert::backend::BackendChoice;
 use edgert::package::Package;
 use edgert::separation::{self, enhance::EnhanceOptions};
-use edgert_tests::{golden_dir, root, third_party};
+use edgert_tests::{golden_dir, read_audio, root, third_party};
 
 fn clip(file: &str) -> Vec<f32> {
-    let mut r = AudioReader::open(&golden_dir().join("enhance").join(file)).unwrap();
-    assert_eq!(r.info().channels, 1);
-    let mut out = Vec::new();
-    let mut buf = vec![0.0f32; 4096];
-    loop {
-        let n = r.read(&mut buf).unwrap();
-        if n == 0 {
-            return out;
-        }
-        out.extend_from_slice(&buf[..n]);
-    }
+    let path = golden_dir().join("enhance").join(file);
+    assert_eq!(AudioReader::open(&path).unwrap().info().channels, 1);
+    read_audio(&path)
 }
 
 fn run(p: &mut dyn Processor, x: &[f32]) -> Vec<f32> {

@@ -5,12 +5,12 @@
 
 use std::path::{Path, PathBuf};
 
-use edgert::audio::{run_file, AudioReader, OfflineOptions, SampleFormat};
+use edgert::audio::{run_file, OfflineOptions, SampleFormat};
 use edgert::backend::{BackendChoice, Provider};
 use edgert::package::Package;
 use edgert::separation::{self, enhance::EnhanceOptions};
 use edgert::ErrorKind;
-use edgert_tests::{golden_dir, npy, root};
+use edgert_tests::{golden_dir, npy, read_audio, root};
 use serde::Deserialize;
 
 /// Mean extraction SI-SDRi the golden clips must keep (dB). The test set's measured mean is in
@@ -32,16 +32,7 @@ fn package() -> Package {
 }
 
 fn read_all(path: &Path) -> Vec<f32> {
-    let mut r = AudioReader::open(path).unwrap();
-    let mut out = Vec::new();
-    let mut buf = vec![0.0f32; 4096];
-    loop {
-        let n = r.read(&mut buf).unwrap();
-        if n == 0 {
-            return out;
-        }
-        out.extend_from_slice(&buf[..n]);
-    }
+    read_audio(path)
 }
 
 fn run(input: &Path, query: &str, backend: BackendChoice) -> edgert::Result<Vec<f32>> {
