@@ -27,10 +27,6 @@ fn si_sdr(reference: &[f32], est: &[f32]) -> f64 {
     10.0 * (target / noise.max(1e-30)).log10()
 }
 
-fn read_all(path: &std::path::Path) -> Vec<f32> {
-    read_audio(path)
-}
-
 fn backends() -> Vec<(BackendChoice, Provider)> {
     [(BackendChoice::Tract, Provider::Tract), (BackendChoice::OrtCpu, Provider::OrtCpu)]
         .into_iter()
@@ -62,8 +58,8 @@ fn enhance_file(package: &str, query: Option<&str>, backend: BackendChoice, file
         &mut |_, _| {},
     )
     .unwrap_or_else(|e| panic!("{package} on {backend:?}: {e}"));
-    assert_eq!(report.frames as usize, read_all(&input).len(), "one output sample per input sample");
-    let y = read_all(&out);
+    assert_eq!(report.frames as usize, read_audio(&input).len(), "one output sample per input sample");
+    let y = read_audio(&out);
     let _ = std::fs::remove_file(&out);
     y
 }
@@ -150,7 +146,7 @@ fn removing_speech_returns_the_rest() {
     let b = backends()[0].0;
     let kept = enhance("gtcrn", Some("keep only the speech"), b);
     let removed = enhance("gtcrn", Some("remove the speech"), b);
-    let noisy = read_all(&golden_dir().join("enhance/noisy.wav"));
+    let noisy = read_audio(&golden_dir().join("enhance/noisy.wav"));
     let worst = kept.iter().zip(&removed).zip(&noisy).map(|((k, r), n)| (k + r - n).abs()).fold(0.0f32, f32::max);
     assert!(worst < 1e-5, "speech + rest = input, off by {worst}");
     // And it is not trivially the input: the enhancer removed something.

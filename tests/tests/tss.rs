@@ -31,10 +31,6 @@ fn package() -> Package {
     Package::open(root().join("models/tss-small")).unwrap()
 }
 
-fn read_all(path: &Path) -> Vec<f32> {
-    read_audio(path)
-}
-
 fn run(input: &Path, query: &str, backend: BackendChoice) -> edgert::Result<Vec<f32>> {
     let pkg = package();
     let opts = EnhanceOptions { backend, threads: 1, fallback: false };
@@ -47,7 +43,7 @@ fn run(input: &Path, query: &str, backend: BackendChoice) -> edgert::Result<Vec<
         &OfflineOptions { format: Some(SampleFormat::Float32), ..Default::default() },
         &mut |_, _| {},
     )?;
-    let y = read_all(&out);
+    let y = read_audio(&out);
     let _ = std::fs::remove_file(&out);
     Ok(y)
 }
@@ -95,8 +91,8 @@ fn extraction_quality_stays_above_the_floor() {
     let mut gains = Vec::new();
     for c in clips() {
         let mix_path = golden_dir().join(format!("tss/{}_mix.wav", c.id));
-        let mix = read_all(&mix_path);
-        let target = read_all(&golden_dir().join(format!("tss/{}_target.wav", c.id)));
+        let mix = read_audio(&mix_path);
+        let target = read_audio(&golden_dir().join(format!("tss/{}_target.wav", c.id)));
         let y = run(&mix_path, &format!("isolate the {}", c.seen), BackendChoice::Tract).unwrap();
         gains.push(si_sdr(&target, &y) - si_sdr(&target, &mix));
     }
@@ -109,7 +105,7 @@ fn extraction_quality_stays_above_the_floor() {
 fn removal_is_the_input_minus_the_extraction() {
     let c = &clips()[0];
     let mix_path = golden_dir().join(format!("tss/{}_mix.wav", c.id));
-    let mix = read_all(&mix_path);
+    let mix = read_audio(&mix_path);
     let b = backends()[0];
     let kept = run(&mix_path, &format!("isolate the {}", c.seen), b).unwrap();
     let removed = run(&mix_path, &format!("remove the {}", c.seen), b).unwrap();
@@ -121,7 +117,7 @@ fn removal_is_the_input_minus_the_extraction() {
 fn several_operations_compose() {
     let c = &clips()[0];
     let mix_path = golden_dir().join(format!("tss/{}_mix.wav", c.id));
-    let n = read_all(&mix_path).len();
+    let n = read_audio(&mix_path).len();
     for q in ["get rid of the dog and the rain", "isolate the cow and the dog", "remove the siren but keep the speech"] {
         let y = run(&mix_path, q, backends()[0]).unwrap();
         assert_eq!(y.len(), n, "{q}");
