@@ -292,6 +292,7 @@ fn normal_load(model_args: &[&str], tag: &str, min_corr: f64, level: std::ops::R
     let reference = offline(&sig_path, &tmp(&format!("{tag}-offline.wav")), model_args);
     let run = live_run(&signal, model_args);
     let r = &run.report;
+    eprintln!("{tag}: worst worker step {} µs; {}", r["max_step_us"], r["notes"]);
     assert_eq!(u(r, "underruns"), 0, "{r}\n{}", run.stderr);
     assert_eq!(u(r, "overruns"), 0, "{r}");
     assert_eq!(u(r, "overloads"), 0, "{r}");

@@ -72,6 +72,10 @@ pub struct LiveOptions {
     pub output: Output,
     /// Requested device period in frames (hosts with a fixed period, such as JACK, ignore it).
     pub period: Option<u32>,
+    /// Run the worker thread at real-time priority (`SCHED_FIFO`) where the system allows it.
+    /// A worker at normal priority waits behind every busy program on its core; the playback
+    /// ring's margin covers a few milliseconds of that, not more.
+    pub realtime: bool,
 }
 
 /// What was opened, and the conversions on the way (reported at start).
@@ -214,6 +218,10 @@ pub struct LiveSession {
     recorder: Option<JoinHandle<Result<PathBuf>>>,
     streams: Vec<Box<dyn StreamTrait>>,
 }
+
+/// The worker's `SCHED_FIFO` priority: above every normal thread, below the audio servers' own
+/// real-time threads (JACK's default is 10, PipeWire's data loop 88), so callbacks still preempt it.
+const WORKER_PRIORITY: i32 = 5;
 
 /// Seconds of audio each ring holds.
 const RING_SECONDS: usize = 2;
@@ -438,21 +446,7 @@ where
     }
     let period = stats.in_period.load(Ordering::Relaxed).max(stats.out_period.load(Ordering::Relaxed)) as usize;
     let worker = Worker::new(processor, WorkerOptions { device_rate: rate, in_channels, out_channels, period }, stats.clone())?;
-    let info = StreamInfo {
-        host: host_name.to_string(),
-        input_device: in_dev.to_string(),
-        output: out_desc,
-        device_rate: rate,
-        model_rate,
-        in_channels,
-        out_channels,
-        in_format: in_format.to_string(),
-        out_format,
-        period_frames: period,
-        prefill_frames: worker.prefill(),
-        delay_frames: worker.delay(),
-        notes,
-    };
+    let (prefill_frames, delay_frames) = (worker.prefill(), worker.delay());
 
     let stop = Arc::new(AtomicBool::new(false));
     let bypass = Arc::new(AtomicBool::new(false));
@@ -466,6 +460,32 @@ where
             .name("edgert-live-worker".into())
             .spawn(move || run_worker(worker, in_cons, out_prod, &stop, &bypass, &replace_rx, &retired_tx, idle))
             .map_err(|e| Error::new(ErrorKind::Backend, format!("cannot start the worker thread: {e}")))?
+    };
+    notes.push(if opts.realtime {
+        match realtime::promote(&worker, WORKER_PRIORITY) {
+            Ok(()) => format!("the worker runs at real-time priority (SCHED_FIFO {WORKER_PRIORITY})"),
+            Err(e) => format!(
+                "the worker runs at normal priority ({e}): other busy programs can delay it into underruns; \
+                 allow real-time scheduling (e.g. `@audio - rtprio 95` in /etc/security/limits.conf) or run with less load"
+            ),
+        }
+    } else {
+        "the worker runs at normal priority (--no-realtime)".to_string()
+    });
+    let info = StreamInfo {
+        host: host_name.to_string(),
+        input_device: in_dev.to_string(),
+        output: out_desc,
+        device_rate: rate,
+        model_rate,
+        in_channels,
+        out_channels,
+        in_format: in_format.to_string(),
+        out_format,
+        period_frames: period,
+        prefill_frames,
+        delay_frames,
+        notes,
     };
     let recorder = match record {
         Some((path, cons)) => {
@@ -632,5 +652,34 @@ where
         SampleFormat::I16 => typed::<D, i16>(d, cfg, ring, stats, err),
         SampleFormat::U16 => typed::<D, u16>(d, cfg, ring, stats, err),
         other => Err(device_err(format!("output `{d}`: sample format {other} is not supported"))),
+    }
+}
+
+/// Thread priority for the worker.
+mod realtime {
+    use std::thread::JoinHandle;
+
+    /// Puts the thread behind `handle` in `SCHED_FIFO` at `priority`; the OS error when the
+    /// process may not (no CAP_SYS_NICE and no `RLIMIT_RTPRIO` allowance).
+    #[cfg(unix)]
+    pub fn promote<T>(handle: &JoinHandle<T>, priority: i32) -> Result<(), String> {
+        use std::os::unix::thread::JoinHandleExt;
+        // SAFETY: `sched_param` is plain data; the pthread_t belongs to a thread that is alive
+        // (its JoinHandle is borrowed, so it has not been joined or detached).
+        let rc = unsafe {
+            let mut param: libc::sched_param = std::mem::zeroed();
+            param.sched_priority = priority;
+            libc::pthread_setschedparam(handle.as_pthread_t(), libc::SCHED_FIFO, &param)
+        };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(format!("real-time priority refused: {}", std::io::Error::from_raw_os_error(rc)))
+        }
+    }
+
+    #[cfg(not(unix))]
+    pub fn promote<T>(_: &JoinHandle<T>, _: i32) -> Result<(), String> {
+        Err("real-time priority is implemented for Unix only".into())
     }
 }

@@ -38,6 +38,9 @@ pub struct Stats {
     pub out_period: AtomicU32,
     /// Longest callback, in nanoseconds.
     pub max_callback_ns: AtomicU64,
+    /// Longest worker step with the model running (resampling and model hops for what one step
+    /// took from the capture ring), in nanoseconds: a stall of the worker's thread shows here.
+    pub max_step_ns: AtomicU64,
     in_peak: AtomicU32,
     out_peak: AtomicU32,
     /// Model hops run.

@@ -219,7 +219,9 @@ impl Worker {
                     let n = self.pipe.up.pop(&mut self.out_mono);
                     write_out(&self.out_mono[..n], &mut self.out_inter, self.opts.out_channels, output, &self.stats);
                 }
-                self.busy += started.elapsed();
+                let took = started.elapsed();
+                self.busy += took;
+                self.stats.max_step_ns.fetch_max(took.as_nanos().min(u128::from(u64::MAX)) as u64, Ordering::Relaxed);
                 self.audio_frames += frames;
                 if self.audio_frames as f64 >= 0.5 * f64::from(self.opts.device_rate) {
                     let rtf = self.busy.as_secs_f64() * f64::from(self.opts.device_rate) / self.audio_frames as f64;

@@ -56,6 +56,10 @@ pub struct LiveArgs {
     /// List the capture and playback devices and stop.
     #[arg(long)]
     list_devices: bool,
+    /// Keep the worker thread at normal priority (by default it asks for real-time priority,
+    /// SCHED_FIFO, and says at start whether it got it).
+    #[arg(long)]
+    no_realtime: bool,
     /// Print a JSON summary on stdout when stopping.
     #[arg(long)]
     json: bool,
@@ -154,7 +158,7 @@ pub fn run(args: &LiveArgs) -> Result<ExitCode> {
         ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed))
             .map_err(|e| Error::new(ErrorKind::Backend, format!("cannot install the Ctrl-C handler: {e}")))?;
     }
-    let mut session = LiveSession::start(processor, &LiveOptions { host, input: args.input.clone(), output, period: Some(period) })?;
+    let mut session = LiveSession::start(processor, &LiveOptions { host, input: args.input.clone(), output, period: Some(period), realtime: !args.no_realtime })?;
     let info = session.info().clone();
     let ms = |frames: f64| frames * 1000.0 / f64::from(info.device_rate);
     eprintln!(
@@ -364,6 +368,7 @@ pub fn run(args: &LiveArgs) -> Result<ExitCode> {
         "frames_in": l(&stats.frames_in),
         "frames_out": l(&stats.frames_out),
         "max_callback_us": l(&stats.max_callback_ns) as f64 / 1000.0,
+        "max_step_us": l(&stats.max_step_ns) as f64 / 1000.0,
         "callback_allocations": CALLBACK_ALLOCATIONS.load(Ordering::Relaxed),
         "dropped_out_frames": l(&stats.dropped_out_frames),
         "queries": queries,
