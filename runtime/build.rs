@@ -9,6 +9,9 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+// The runtime's content hash, so that embedded graphs carry theirs and no start has to hash them.
+include!("src/hash.rs");
+
 fn collect(dir: &Path, rel: &str, out: &mut Vec<(String, PathBuf)>) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
     let mut entries: Vec<_> = entries.flatten().collect();
@@ -36,6 +39,7 @@ fn main() {
     println!("cargo:rerun-if-env-changed=EDGERT_EMBED_MODEL");
     println!("cargo:rerun-if-env-changed=EDGERT_EMBED_EXCLUDE");
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-changed=src/hash.rs");
     if std::env::var_os("CARGO_FEATURE_EMBED_MODEL").is_none() {
         return;
     }
@@ -63,6 +67,13 @@ fn main() {
     for (rel, path) in &files {
         println!("cargo:rerun-if-changed={}", path.display());
         let _ = writeln!(code, "    ({rel:?}, include_bytes!({:?})),", path.display().to_string());
+    }
+    let _ = writeln!(code, "];");
+    let _ = writeln!(code, "/// `fast_hash` of each embedded graph, computed at build time.");
+    let _ = writeln!(code, "pub static HASHES: &[(&str, u128)] = &[");
+    for (rel, path) in files.iter().filter(|(rel, _)| rel.ends_with(".onnx")) {
+        let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+        let _ = writeln!(code, "    ({rel:?}, {:#x}),", fast_hash(&bytes));
     }
     let _ = writeln!(code, "];");
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("embedded.rs");

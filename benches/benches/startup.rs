@@ -3,6 +3,8 @@
 //! embeddings), and the package compiled into the binary (feature `embed-model`). Each row is the
 //! best of 5 in this process after one warm-up (a fresh process adds its own one-time costs:
 //! run `edgert compile` for those). Prints a table for benches/RESULTS.md.
+//! EDGERT_STARTUP_PHASES=1 adds three embedded starts split into package validation, processor
+//! build and first hop.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -78,6 +80,21 @@ fn main() {
         let has_queries = edgert::embedded::FILES.iter().any(|(n, _)| n.ends_with(edgert::compile::QUERIES));
         let how = if has_queries { "embedded (with compiled queries)" } else { "embedded" };
         println!("| {name} | tract | {how} | {:.1} |", best(&embedded, BackendChoice::Tract, Some(QUERY)));
+        if std::env::var_os("EDGERT_STARTUP_PHASES").is_some() {
+            for _ in 0..3 {
+                let t = Instant::now();
+                let pkg = embedded();
+                let t1 = t.elapsed().as_secs_f64() * 1e3;
+                let opts = EnhanceOptions { backend: BackendChoice::Tract, threads: 1, fallback: false };
+                let mut p = separation::build(&pkg, Some(QUERY), &opts).unwrap().processor;
+                let t2 = t.elapsed().as_secs_f64() * 1e3;
+                let hop = p.hop();
+                let (input, mut out) = (vec![0.01f32; hop], vec![0.0f32; hop]);
+                p.process(&input, &mut out).unwrap();
+                let t3 = t.elapsed().as_secs_f64() * 1e3;
+                println!("phases: package {t1:.1} ms, build {:.1} ms, first hop {:.1} ms", t2 - t1, t3 - t2);
+            }
+        }
     }
     // What hashing a graph costs at every start (artifact keys, compiled-query lookup).
     let bytes = std::fs::read(tss.join("text_encoder.int8.onnx")).unwrap_or_default();

@@ -23,7 +23,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use crate::backend::{self, Artifact, Graph, Provider, Session, SessionOptions};
+use crate::backend::{self, Artifact, Blob, Graph, Provider, Session, SessionOptions};
 use crate::error::{Error, ErrorKind, Result};
 
 /// The folder inside a package that holds its artifacts.
@@ -31,37 +31,8 @@ pub const DIR: &str = "compiled";
 /// The index of artifacts inside [`DIR`].
 pub const INDEX: &str = "artifacts.toml";
 
-/// A 128-bit hash of `bytes` (two multiply-xor lanes over 8-byte words; several GB/s, so a 23 MB
-/// graph is hashed in a few milliseconds at every start).
-pub fn fast_hash(bytes: &[u8]) -> u128 {
-    const P1: u64 = 0x9E37_79B9_7F4A_7C15;
-    const P2: u64 = 0xC2B2_AE3D_27D4_EB4F;
-    let (mut a, mut b) = (0x243F_6A88_85A3_08D3u64 ^ bytes.len() as u64, 0x1319_8A2E_0370_7344u64);
-    let mut chunks = bytes.chunks_exact(16);
-    for c in &mut chunks {
-        // chunks_exact(16) yields 16-byte slices: both halves are 8 bytes.
-        let x = u64::from_le_bytes(c[..8].try_into().unwrap_or([0; 8]));
-        let y = u64::from_le_bytes(c[8..].try_into().unwrap_or([0; 8]));
-        a = (a ^ x).wrapping_mul(P1).rotate_left(31);
-        b = (b ^ y).wrapping_mul(P2).rotate_left(29);
-    }
-    for (i, &byte) in chunks.remainder().iter().enumerate() {
-        if i % 2 == 0 {
-            a = (a ^ u64::from(byte)).wrapping_mul(P1);
-        } else {
-            b = (b ^ u64::from(byte)).wrapping_mul(P2);
-        }
-    }
-    let mix = |mut h: u64| {
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
-        h ^= h >> 33;
-        h = h.wrapping_mul(0xC4CE_B9FE_1A85_EC53);
-        h ^ (h >> 33)
-    };
-    let (ma, mb) = (mix(a ^ b.rotate_left(17)), mix(b ^ a.rotate_left(41)));
-    (u128::from(ma) << 64) | u128::from(mb)
-}
+// fast_hash lives in its own file so that build.rs (embedded packages) can use it too.
+include!("hash.rs");
 
 /// One artifact as the index lists it.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq)]
@@ -134,7 +105,7 @@ enum Backing {
     /// A folder (written to when rebuilding or compiling).
     Dir(PathBuf),
     /// Memory (an embedded package): read-only.
-    Memory(BTreeMap<String, Arc<[u8]>>),
+    Memory(BTreeMap<String, Blob>),
 }
 
 #[derive(Debug, Default)]
@@ -214,7 +185,7 @@ fn graph_file(graph: &Graph) -> String {
 
 fn ident(graph: &Graph, opts: &SessionOptions, provider: Provider) -> Result<Ident> {
     let runtime = backend::runtime_version(provider)?;
-    let graph_hash = hex(fast_hash(graph.bytes()));
+    let graph_hash = hex(graph.content_hash());
     let options = options_text(opts);
     let edgert = env!("CARGO_PKG_VERSION");
     let key = hex(fast_hash(format!("{edgert}\n{runtime}\n{provider}\n{graph_hash}\n{options}").as_bytes()));
@@ -277,9 +248,9 @@ impl ArtifactStore {
 
     /// The store of a package held in memory: its `compiled/` files (read-only). None when it
     /// has no index.
-    pub fn from_memory(files: &BTreeMap<String, Arc<[u8]>>) -> Option<Arc<ArtifactStore>> {
+    pub fn from_memory(files: &BTreeMap<String, Blob>) -> Option<Arc<ArtifactStore>> {
         let prefix = format!("{DIR}/");
-        let empty: Arc<[u8]> = Arc::from(&b""[..]);
+        let empty = Blob::Static(b"");
         let index_bytes = match files.get(&format!("{DIR}/{INDEX}")) {
             Some(b) => b,
             None if files.contains_key(&format!("{DIR}/{QUERIES}")) => &empty,
@@ -345,7 +316,7 @@ impl ArtifactStore {
     pub fn query_embedding(&self, encoder: Option<&Graph>, description: &str) -> Option<Vec<f32>> {
         let state = self.lock();
         let queries = match encoder {
-            Some(g) => state.queries.get(&hex(fast_hash(g.bytes()))),
+            Some(g) => state.queries.get(&hex(g.content_hash())),
             None if state.queries.len() == 1 => state.queries.values().next(),
             None => None,
         };
@@ -369,7 +340,7 @@ impl ArtifactStore {
             return Ok(());
         }
         let mut state = self.lock();
-        let h = hex(fast_hash(encoder.bytes()));
+        let h = hex(encoder.content_hash());
         // Embeddings of an older text encoder are of no use any more.
         state.queries.retain(|k, _| *k == h);
         state.queries.entry(h).or_default().insert(description.to_string(), embedding.to_vec());

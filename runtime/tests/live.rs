@@ -43,11 +43,14 @@ struct Jack {
 
 impl Jack {
     fn start(tag: &str) -> Jack {
+        // Real-time, as users run JACK: its threads (and edgert's callbacks, and with them the
+        // worker just below) are then scheduled ahead of everything else on the machine; where
+        // real-time scheduling is refused jackd runs on without it.
         // One fixed name: JACK keeps a registry of at most a few servers, and a server that died
         // is reclaimed only by one of the same name.
         let name = "edgert-test".to_string();
         let child = Command::new("jackd")
-            .args(["-n", &name, "--no-realtime", "-d", "dummy", "-r", &RATE.to_string(), "-p", &PERIOD.to_string()])
+            .args(["-n", &name, "--realtime", "-d", "dummy", "-r", &RATE.to_string(), "-p", &PERIOD.to_string()])
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(tmp(&format!("jackd-{tag}.log"))).unwrap())
             .spawn()

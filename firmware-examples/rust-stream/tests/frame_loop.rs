@@ -31,6 +31,13 @@ fn embedded_package_validates() {
     assert_eq!(e.kind(), edgert::ErrorKind::InvalidPackage, "{e}");
     let no_manifest: Vec<(&str, &[u8])> = edgert::embedded::FILES.iter().filter(|(n, _)| *n != "model.toml").copied().collect();
     assert!(edgert::embedded::from_files(&no_manifest).is_err());
+    // The graphs' hashes, computed by the build, are those of the bytes embedded.
+    let graphs = edgert::embedded::FILES.iter().filter(|(n, _)| n.ends_with(".onnx")).count();
+    assert_eq!(edgert::embedded::HASHES.len(), graphs);
+    for (name, hash) in edgert::embedded::HASHES {
+        let (_, bytes) = edgert::embedded::FILES.iter().find(|(n, _)| n == name).expect("a hashed file is embedded");
+        assert_eq!(*hash, edgert::compile::fast_hash(bytes), "{name}");
+    }
 }
 
 #[test]

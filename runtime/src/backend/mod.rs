@@ -292,13 +292,66 @@ pub(crate) fn join_dims(d: &[Dim]) -> String {
     d.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
 }
 
+/// Bytes of a graph or package file: borrowed from the binary's read-only data (an embedded
+/// package: never copied, so a start pays no copy or page faults for them) or shared.
+#[derive(Clone)]
+pub enum Blob {
+    Static(&'static [u8]),
+    /// Static bytes with their [`crate::compile::fast_hash`], computed when the binary was built.
+    StaticHashed(&'static [u8], u128),
+    Shared(Arc<[u8]>),
+}
+
+impl std::ops::Deref for Blob {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Blob::Static(b) | Blob::StaticHashed(b, _) => b,
+            Blob::Shared(b) => b,
+        }
+    }
+}
+
+impl std::fmt::Debug for Blob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Blob({} bytes)", self.len())
+    }
+}
+
+impl From<&'static [u8]> for Blob {
+    fn from(b: &'static [u8]) -> Blob {
+        Blob::Static(b)
+    }
+}
+
+impl From<Arc<[u8]>> for Blob {
+    fn from(b: Arc<[u8]>) -> Blob {
+        Blob::Shared(b)
+    }
+}
+
+impl From<Vec<u8>> for Blob {
+    fn from(b: Vec<u8>) -> Blob {
+        Blob::Shared(b.into())
+    }
+}
+
+impl From<Box<[u8]>> for Blob {
+    fn from(b: Box<[u8]>) -> Blob {
+        Blob::Shared(b.into())
+    }
+}
+
 /// A graph ready to load: its bytes, where it came from, and what it declares.
 #[derive(Debug, Clone)]
 pub struct Graph {
     name: String,
     dir: Option<PathBuf>,
-    bytes: Arc<[u8]>,
+    bytes: Blob,
     summary: GraphSummary,
+    /// [`crate::compile::fast_hash`] of the bytes, computed once and shared by clones (artifact
+    /// keys and compiled-query lookups ask for it at every start).
+    hash: Arc<std::sync::OnceLock<u128>>,
 }
 
 impl Graph {
@@ -314,10 +367,19 @@ impl Graph {
 
     /// Checks an ONNX graph held in memory (embedded, or read by the caller). `name` is used in
     /// messages.
-    pub fn from_bytes(name: &str, bytes: impl Into<Arc<[u8]>>) -> Result<Graph> {
+    pub fn from_bytes(name: &str, bytes: impl Into<Blob>) -> Result<Graph> {
         let bytes = bytes.into();
         let summary = onnx::summarize(&bytes).map_err(|e| e.with_context(format!("graph `{name}`")))?;
-        Ok(Graph { name: name.to_string(), dir: None, bytes, summary })
+        let hash = match bytes {
+            Blob::StaticHashed(_, h) => Arc::new(std::sync::OnceLock::from(h)),
+            _ => Arc::default(),
+        };
+        Ok(Graph { name: name.to_string(), dir: None, bytes, summary, hash })
+    }
+
+    /// [`crate::compile::fast_hash`] of the graph's bytes (computed on first use).
+    pub fn content_hash(&self) -> u128 {
+        *self.hash.get_or_init(|| crate::compile::fast_hash(&self.bytes))
     }
 
     pub fn name(&self) -> &str {
@@ -481,6 +543,50 @@ pub fn load(graph: &Graph, opts: &SessionOptions) -> Result<Box<dyn Session>> {
         ErrorKind::ProviderUnavailable,
         format!("no backend could be had for `{}`:\n  {}", graph.name(), tried.join("\n  ")),
     ))
+}
+
+/// Loads several graphs at once, as [`load`] loads each, on up to as many threads as the machine
+/// has cores (the caller's thread is one of them): the largest graphs (by node count) are taken
+/// first, and each thread takes the next graph when it is done. Results come back in the order
+/// of `jobs`. Where no thread can be started, the graphs are loaded on the caller's thread.
+pub fn load_parallel(jobs: &[(&Graph, SessionOptions)]) -> Vec<Result<Box<dyn Session>>> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let mut order: Vec<usize> = (0..jobs.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(jobs[i].0.summary().node_count));
+    let next = AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let k = next.fetch_add(1, Ordering::Relaxed);
+            let Some(&i) = order.get(k) else { return done };
+            done.push((i, load(jobs[i].0, &jobs[i].1)));
+        }
+    };
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(jobs.len()).max(1);
+    let mut slots: Vec<Option<Result<Box<dyn Session>>>> = (0..jobs.len()).map(|_| None).collect();
+    std::thread::scope(|s| {
+        let helpers: Vec<_> = (1..threads)
+            .filter_map(|t| std::thread::Builder::new().name(format!("edgert-load-{t}")).spawn_scoped(s, work).ok())
+            .collect();
+        let mut all = work();
+        for h in helpers {
+            match h.join() {
+                Ok(done) => all.extend(done),
+                // The graph it held is reported missing below.
+                Err(_) => {}
+            }
+        }
+        for (i, r) in all {
+            slots[i] = Some(r);
+        }
+    });
+    slots
+        .into_iter()
+        .zip(jobs)
+        .map(|(r, (g, _))| {
+            r.unwrap_or_else(|| Err(Error::new(ErrorKind::Backend, format!("loading `{}` panicked", g.name()))))
+        })
+        .collect()
 }
 
 fn is_unavailable(k: ErrorKind) -> bool {

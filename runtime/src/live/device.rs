@@ -219,9 +219,32 @@ pub struct LiveSession {
     streams: Vec<Box<dyn StreamTrait>>,
 }
 
-/// The worker's `SCHED_FIFO` priority: above every normal thread, below the audio servers' own
-/// real-time threads (JACK's default is 10, PipeWire's data loop 88), so callbacks still preempt it.
+/// The highest `SCHED_FIFO` priority the worker takes: above every normal thread, below the audio
+/// servers' own real-time threads (JACK's default is 10, PipeWire's data loop 88).
 const WORKER_PRIORITY: i32 = 5;
+
+/// Puts the worker just below the audio callbacks: real time when they are (at most
+/// [`WORKER_PRIORITY`], and below theirs), normal when they are normal — above them, an overloaded
+/// worker would starve the callbacks and the audio server on its core. Returns the note to report.
+fn worker_priority<T>(worker: &JoinHandle<T>, wanted: bool, callbacks: Option<i32>) -> String {
+    if !wanted {
+        return "the worker runs at normal priority (--no-realtime)".to_string();
+    }
+    match callbacks {
+        Some(cb) if cb >= 2 => {
+            let p = WORKER_PRIORITY.min(cb - 1);
+            match realtime::promote(worker, p) {
+                Ok(()) => format!("the worker runs at real-time priority (SCHED_FIFO {p}, below the callbacks' {cb})"),
+                Err(e) => format!(
+                    "the worker runs at normal priority ({e}): other busy programs can delay it into underruns; \
+                     allow real-time scheduling (e.g. `@audio - rtprio 95` in /etc/security/limits.conf)"
+                ),
+            }
+        }
+        Some(cb) if cb >= 1 => "the worker runs at normal priority (the callbacks run at real-time priority 1: none below it)".to_string(),
+        _ => "the worker runs at normal priority, as the audio callbacks do (a real-time audio server, e.g. `jackd -R`, gives both real-time priority)".to_string(),
+    }
+}
 
 /// Seconds of audio each ring holds.
 const RING_SECONDS: usize = 2;
@@ -461,17 +484,7 @@ where
             .spawn(move || run_worker(worker, in_cons, out_prod, &stop, &bypass, &replace_rx, &retired_tx, idle))
             .map_err(|e| Error::new(ErrorKind::Backend, format!("cannot start the worker thread: {e}")))?
     };
-    notes.push(if opts.realtime {
-        match realtime::promote(&worker, WORKER_PRIORITY) {
-            Ok(()) => format!("the worker runs at real-time priority (SCHED_FIFO {WORKER_PRIORITY})"),
-            Err(e) => format!(
-                "the worker runs at normal priority ({e}): other busy programs can delay it into underruns; \
-                 allow real-time scheduling (e.g. `@audio - rtprio 95` in /etc/security/limits.conf) or run with less load"
-            ),
-        }
-    } else {
-        "the worker runs at normal priority (--no-realtime)".to_string()
-    });
+    notes.push(worker_priority(&worker, opts.realtime, stats.callback_rt_priority()));
     let info = StreamInfo {
         host: host_name.to_string(),
         input_device: in_dev.to_string(),
@@ -595,7 +608,10 @@ where
         let stream = d
             .build_input_stream::<T, _, _>(
                 *cfg,
-                move |data: &[T], _| super::capture(data, ch, &mut ring, &s, |v| f32::from_sample(v)),
+                move |data: &[T], _| {
+                    realtime::note(&s.in_rt_priority);
+                    super::capture(data, ch, &mut ring, &s, |v| f32::from_sample(v))
+                },
                 on_error(stats, err),
                 Some(Duration::from_secs(5)),
             )
@@ -638,7 +654,10 @@ where
         let stream = d
             .build_output_stream::<T, _, _>(
                 *cfg,
-                move |data: &mut [T], _| super::playback(data, ch, &mut ring, &s, T::EQUILIBRIUM, T::from_sample),
+                move |data: &mut [T], _| {
+                    realtime::note(&s.out_rt_priority);
+                    super::playback(data, ch, &mut ring, &s, T::EQUILIBRIUM, T::from_sample)
+                },
                 on_error(stats, err),
                 Some(Duration::from_secs(5)),
             )
@@ -655,9 +674,36 @@ where
     }
 }
 
-/// Thread priority for the worker.
+/// Thread priorities: the callbacks' (noted), the worker's (set).
 mod realtime {
+    use std::sync::atomic::{AtomicI32, Ordering};
     use std::thread::JoinHandle;
+
+    /// In a callback, on its first call: stores the calling thread's real-time priority plus one
+    /// in `slot` (1 for normal scheduling). Two system calls the first time, a load after; no
+    /// allocation, no lock (unlike `pthread_getschedparam`, which takes the thread's lock).
+    #[cfg(unix)]
+    pub fn note(slot: &AtomicI32) {
+        if slot.load(Ordering::Relaxed) != 0 {
+            return;
+        }
+        // SAFETY: both calls only read the calling thread's (pid 0) scheduling into a local.
+        let priority = unsafe {
+            let policy = libc::sched_getscheduler(0);
+            let mut param: libc::sched_param = std::mem::zeroed();
+            if (policy == libc::SCHED_FIFO || policy == libc::SCHED_RR) && libc::sched_getparam(0, &mut param) == 0 {
+                param.sched_priority.max(0)
+            } else {
+                0
+            }
+        };
+        slot.store(priority + 1, Ordering::Relaxed);
+    }
+
+    #[cfg(not(unix))]
+    pub fn note(slot: &AtomicI32) {
+        slot.store(1, Ordering::Relaxed);
+    }
 
     /// Puts the thread behind `handle` in `SCHED_FIFO` at `priority`; the OS error when the
     /// process may not (no CAP_SYS_NICE and no `RLIMIT_RTPRIO` allowance).

@@ -8,7 +8,7 @@
 //! [`device`] (feature `live`) drives it from cpal's hosts (ALSA, JACK).
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
 pub mod worker;
 #[cfg(feature = "live")]
@@ -38,6 +38,11 @@ pub struct Stats {
     pub out_period: AtomicU32,
     /// Longest callback, in nanoseconds.
     pub max_callback_ns: AtomicU64,
+    /// The real-time priority the capture and playback callbacks run at plus one, noted by each
+    /// at its first call (1: normal scheduling; 0: not called yet). See
+    /// [`Stats::callback_rt_priority`].
+    pub in_rt_priority: AtomicI32,
+    pub out_rt_priority: AtomicI32,
     /// Longest worker step with the model running (resampling and model hops for what one step
     /// took from the capture ring), in nanoseconds: a stall of the worker's thread shows here.
     pub max_step_ns: AtomicU64,
@@ -77,6 +82,17 @@ impl Stats {
             f32::from_bits(self.in_peak.swap(0, Ordering::Relaxed)),
             f32::from_bits(self.out_peak.swap(0, Ordering::Relaxed)),
         )
+    }
+
+    /// The lowest real-time priority among the callbacks that have run (0: normal scheduling);
+    /// None before any has run.
+    pub fn callback_rt_priority(&self) -> Option<i32> {
+        [&self.in_rt_priority, &self.out_rt_priority]
+            .iter()
+            .map(|a| a.load(Ordering::Relaxed))
+            .filter(|&v| v > 0)
+            .map(|v| v - 1)
+            .min()
     }
 
     pub fn rtf(&self) -> f64 {

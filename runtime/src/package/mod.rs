@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 pub use manifest::{Family, Kind, Manifest, Source, StftConfig};
 
+pub use crate::backend::Blob;
 use crate::backend::{BackendChoice, Graph, SessionOptions};
 use crate::compile::ArtifactStore;
 use crate::error::{Error, ErrorKind, Result};
@@ -136,7 +137,7 @@ impl Family {
 pub enum Files {
     Dir(PathBuf),
     /// Relative path (`/`-separated, no leading `./`) → bytes.
-    Memory(Arc<BTreeMap<String, Arc<[u8]>>>),
+    Memory(Arc<BTreeMap<String, Blob>>),
 }
 
 /// A relative path as memory packages key it.
@@ -228,8 +229,8 @@ impl Package {
     /// A package held in memory: `files` maps relative paths (`model.toml`, `enc.onnx`, ...) to
     /// their bytes. `label` names it in messages (`embedded:tss-small`). Validated as
     /// [`Package::open`] validates a folder; graphs with external weights cannot live in memory.
-    pub fn from_memory<B: Into<Arc<[u8]>>>(label: &str, files: impl IntoIterator<Item = (String, B)>) -> Result<Package> {
-        let files: BTreeMap<String, Arc<[u8]>> =
+    pub fn from_memory<B: Into<Blob>>(label: &str, files: impl IntoIterator<Item = (String, B)>) -> Result<Package> {
+        let files: BTreeMap<String, Blob> =
             files.into_iter().map(|(k, v)| (key_of(Path::new(&k)), v.into())).collect();
         let what = format!("model package `{label}`");
         let text = files

@@ -228,14 +228,18 @@ impl Extractor {
         if query.len() != EMB {
             return Err(Error::new(ErrorKind::InvalidInput, format!("a query embedding has {EMB} values, not {}", query.len())));
         }
-        let load = |role: &str| -> Result<Box<dyn Session>> {
-            backend::load(pkg.graph(role)?, &pkg.session_options(role, backend).threads(threads))
-        };
+        // The four stages are independent graphs, loaded side by side (start-up on two cores is
+        // about half of loading them in turn; benches/RESULTS.md).
+        let roles = ["audio_encoder", "global_separator", "local_separator", "reconstructor"];
+        let mut jobs = Vec::with_capacity(roles.len());
+        for role in roles {
+            jobs.push((pkg.graph(role)?, pkg.session_options(role, backend).threads(threads)));
+        }
+        let mut loaded = backend::load_parallel(&jobs).into_iter();
+        let mut next = || loaded.next().unwrap_or_else(|| Err(Error::new(ErrorKind::Backend, "a stage was not loaded")));
+        let (encoder, global, local, recon) = (next()?, next()?, next()?, next()?);
+        let local = Stateful::new(local, &[("h", "h_out", &[1, 1, HIDDEN])])?;
         let w = Window::SqrtHann.values(WIN);
-        let encoder = load("audio_encoder")?;
-        let global = load("global_separator")?;
-        let local = Stateful::new(load("local_separator")?, &[("h", "h_out", &[1, 1, HIDDEN])])?;
-        let recon = load("reconstructor")?;
         Ok(Extractor {
             analysis: StftAnalysis::new(N_FFT, HOP, w.clone())?,
             synthesis: StftSynthesis::new(N_FFT, HOP, w.clone(), Normalise::Envelope(w))?,
