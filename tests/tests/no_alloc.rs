@@ -65,26 +65,34 @@ fn stft_round_trip_does_not_allocate() {
 
 #[test]
 fn resampling_does_not_allocate() {
-    // 48 kHz in, 16 kHz out, a 10 ms hop at a time, as the live path feeds it.
-    let mut r = Resampler::new(48_000, 16_000, 480).unwrap();
-    let x = signal(480);
-    let mut out = vec![0.0f32; 160];
-    // Warm up: the first pushes fill the resampler's internal latency.
-    for _ in 0..10 {
-        r.push(&x).unwrap();
-        while r.available() >= 160 {
-            r.pop(&mut out);
+    // 48 kHz in, 16 kHz out, a 10 ms hop at a time, as the live path feeds it; both resamplers
+    // (FFT for files, polyphase for live streams), both ways.
+    let cases: [(&str, fn(u32, u32, usize) -> edgert::Result<Resampler>); 2] =
+        [("fft", Resampler::new), ("low-latency", Resampler::low_latency)];
+    for (name, make) in cases {
+        for (from, to) in [(48_000usize, 16_000usize), (16_000, 48_000)] {
+            let (push, pop) = (from / 100, to / 100);
+            let mut r = make(from as u32, to as u32, push).unwrap();
+            let x = signal(push);
+            let mut out = vec![0.0f32; pop];
+            // Warm up: the first pushes fill the resampler's internal latency.
+            for _ in 0..10 {
+                r.push(&x).unwrap();
+                while r.available() >= pop {
+                    r.pop(&mut out);
+                }
+            }
+            let n = allocations(|| {
+                for _ in 0..HOPS {
+                    r.push(&x).unwrap();
+                    while r.available() >= pop {
+                        r.pop(&mut out);
+                    }
+                }
+            });
+            assert_eq!(n, 0, "{name} {from} → {to}: {n} allocations in {HOPS} resampled hops");
         }
     }
-    let n = allocations(|| {
-        for _ in 0..HOPS {
-            r.push(&x).unwrap();
-            while r.available() >= 160 {
-                r.pop(&mut out);
-            }
-        }
-    });
-    assert_eq!(n, 0, "{n} allocations in {HOPS} resampled hops");
 }
 
 #[test]
