@@ -570,10 +570,9 @@ pub fn load_parallel(jobs: &[(&Graph, SessionOptions)]) -> Vec<Result<Box<dyn Se
             .collect();
         let mut all = work();
         for h in helpers {
-            match h.join() {
-                Ok(done) => all.extend(done),
-                // The graph it held is reported missing below.
-                Err(_) => {}
+            // A helper that panicked leaves its graphs unset: reported below.
+            if let Ok(done) = h.join() {
+                all.extend(done);
             }
         }
         for (i, r) in all {

@@ -72,9 +72,10 @@ pub struct LiveOptions {
     pub output: Output,
     /// Requested device period in frames (hosts with a fixed period, such as JACK, ignore it).
     pub period: Option<u32>,
-    /// Run the worker thread at real-time priority (`SCHED_FIFO`) where the system allows it.
-    /// A worker at normal priority waits behind every busy program on its core; the playback
-    /// ring's margin covers a few milliseconds of that, not more.
+    /// Let the worker thread take real-time priority (`SCHED_FIFO`, just below the callbacks')
+    /// when the callbacks run at real-time priority and the system allows it. A worker at
+    /// normal priority waits behind every busy program on its core; the playback ring's margin
+    /// covers a few milliseconds of that, not more.
     pub realtime: bool,
 }
 
