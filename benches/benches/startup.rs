@@ -28,16 +28,24 @@ fn copy(src: &Path, tag: &str) -> PathBuf {
     dir
 }
 
-/// Open (or make) the package, build the processor, run one hop: milliseconds.
-fn start(open: &dyn Fn() -> Package, backend: BackendChoice, query: Option<&str>) -> f64 {
+/// Open (or make) the package, build the processor, run one hop: milliseconds for each.
+fn phases(open: &dyn Fn() -> Package, backend: BackendChoice, query: Option<&str>) -> [f64; 3] {
+    let ms = |t: Instant| t.elapsed().as_secs_f64() * 1e3;
     let t = Instant::now();
     let pkg = open();
+    let package = ms(t);
     let opts = EnhanceOptions { backend, threads: 1, fallback: false };
     let mut p = separation::build(&pkg, query, &opts).unwrap().processor;
+    let build = ms(t) - package;
     let hop = p.hop();
     let (input, mut out) = (vec![0.01f32; hop], vec![0.0f32; hop]);
     p.process(&input, &mut out).unwrap();
-    t.elapsed().as_secs_f64() * 1e3
+    [package, build, ms(t) - package - build]
+}
+
+/// Start-up to the first processed hop, milliseconds.
+fn start(open: &dyn Fn() -> Package, backend: BackendChoice, query: Option<&str>) -> f64 {
+    phases(open, backend, query).iter().sum()
 }
 
 fn best(open: &dyn Fn() -> Package, backend: BackendChoice, query: Option<&str>) -> f64 {
@@ -82,17 +90,8 @@ fn main() {
         println!("| {name} | tract | {how} | {:.1} |", best(&embedded, BackendChoice::Tract, Some(QUERY)));
         if std::env::var_os("EDGERT_STARTUP_PHASES").is_some() {
             for _ in 0..3 {
-                let t = Instant::now();
-                let pkg = embedded();
-                let t1 = t.elapsed().as_secs_f64() * 1e3;
-                let opts = EnhanceOptions { backend: BackendChoice::Tract, threads: 1, fallback: false };
-                let mut p = separation::build(&pkg, Some(QUERY), &opts).unwrap().processor;
-                let t2 = t.elapsed().as_secs_f64() * 1e3;
-                let hop = p.hop();
-                let (input, mut out) = (vec![0.01f32; hop], vec![0.0f32; hop]);
-                p.process(&input, &mut out).unwrap();
-                let t3 = t.elapsed().as_secs_f64() * 1e3;
-                println!("phases: package {t1:.1} ms, build {:.1} ms, first hop {:.1} ms", t2 - t1, t3 - t2);
+                let [package, build, hop] = phases(&embedded, BackendChoice::Tract, Some(QUERY));
+                println!("phases: package {package:.1} ms, build {build:.1} ms, first hop {hop:.1} ms");
             }
         }
     }

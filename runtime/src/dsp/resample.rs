@@ -15,13 +15,20 @@ use crate::error::{Error, ErrorKind, Result};
 pub struct Resampler {
     from: u32,
     to: u32,
-    inner: Option<Fft<f32>>,
-    poly: Option<Polyphase>,
+    engine: Engine,
+    /// Samples taken per internal resampling step (1 for the polyphase filter).
     chunk: usize,
-    pending: Vec<f32>,
-    pending_len: usize,
-    out_buf: Vec<f32>,
     ready: VecDeque<f32>,
+}
+
+/// How a [`Resampler`] turns input into output.
+enum Engine {
+    /// Equal rates: samples pass through.
+    Same,
+    /// rubato's FFT resampler, fed whole chunks gathered in `pending`.
+    Fft { fft: Box<Fft<f32>>, pending: Vec<f32>, pending_len: usize, out_buf: Vec<f32> },
+    /// The polyphase filter, sample by sample.
+    Poly(Polyphase),
 }
 
 impl Resampler {
@@ -35,36 +42,24 @@ impl Resampler {
                 format!("cannot resample {from} Hz to {to} Hz in chunks of {min_chunk}"),
             ));
         }
+        if from == to {
+            let ready = VecDeque::with_capacity(16 * min_chunk);
+            return Ok(Resampler { from, to, engine: Engine::Same, chunk: min_chunk, ready });
+        }
         // The FFT sizes are (chunk / unit) × (rate / gcd): an even, 5-smooth number of units
         // keeps both sizes even and fast to transform.
         let unit = (from / gcd(from, to)) as usize;
-        let chunk = if from == to { min_chunk } else { smooth_even(min_chunk.div_ceil(unit)) * unit };
-        let inner = if from == to {
-            None
-        } else {
-            let r = Fft::<f32>::new_custom(
-                from as usize,
-                to as usize,
-                chunk,
-                1,
-                1,
-                WindowFunction::BlackmanHarris2,
-                FixedSync::Input,
-            );
-            Some(r.map_err(|e| Error::new(ErrorKind::InvalidInput, format!("cannot resample {from} Hz to {to} Hz: {e}")))?)
-        };
-        let out_max = inner.as_ref().map_or(chunk, |r| r.output_frames_max());
+        let chunk = smooth_even(min_chunk.div_ceil(unit)) * unit;
+        let fft = Fft::<f32>::new_custom(from as usize, to as usize, chunk, 1, 1, WindowFunction::BlackmanHarris2, FixedSync::Input)
+            .map_err(|e| Error::new(ErrorKind::InvalidInput, format!("cannot resample {from} Hz to {to} Hz: {e}")))?;
+        let out_max = fft.output_frames_max();
         Ok(Resampler {
             from,
             to,
             chunk,
-            pending: vec![0.0; chunk],
-            pending_len: 0,
-            out_buf: vec![0.0; out_max],
             // Room for several pushes' worth before anything is popped.
             ready: VecDeque::with_capacity(8 * out_max + 8 * chunk),
-            inner,
-            poly: None,
+            engine: Engine::Fft { fft: Box::new(fft), pending: vec![0.0; chunk], pending_len: 0, out_buf: vec![0.0; out_max] },
         })
     }
 
@@ -83,18 +78,13 @@ impl Resampler {
         if l * m > 12 {
             return Resampler::new(from, to, max_push);
         }
-        let poly = Polyphase::new(l, m);
         let out_max = max_push * l / m + 2;
         Ok(Resampler {
             from,
             to,
             chunk: 1,
-            pending: Vec::new(),
-            pending_len: 0,
-            out_buf: Vec::new(),
             ready: VecDeque::with_capacity(8 * out_max + 8 * max_push),
-            inner: None,
-            poly: Some(poly),
+            engine: Engine::Poly(Polyphase::new(l, m)),
         })
     }
 
@@ -114,10 +104,10 @@ impl Resampler {
 
     /// Output samples by which the resampler delays its input.
     pub fn delay(&self) -> usize {
-        match (&self.inner, &self.poly) {
-            (Some(r), _) => r.output_delay(),
-            (None, Some(p)) => p.delay_out(),
-            (None, None) => 0,
+        match &self.engine {
+            Engine::Same => 0,
+            Engine::Fft { fft, .. } => fft.output_delay(),
+            Engine::Poly(p) => p.delay_out(),
         }
     }
 
@@ -127,32 +117,33 @@ impl Resampler {
     }
 
     pub fn push(&mut self, mut input: &[f32]) -> Result<()> {
-        if let Some(p) = self.poly.as_mut() {
-            for &x in input {
-                p.push(x, &mut self.ready);
+        let chunk = self.chunk;
+        match &mut self.engine {
+            Engine::Same => self.ready.extend(input.iter().copied()),
+            Engine::Poly(p) => {
+                for &x in input {
+                    p.push(x, &mut self.ready);
+                }
             }
-            return Ok(());
-        }
-        let Some(inner) = self.inner.as_mut() else {
-            self.ready.extend(input.iter().copied());
-            return Ok(());
-        };
-        while !input.is_empty() {
-            let take = (self.chunk - self.pending_len).min(input.len());
-            self.pending[self.pending_len..self.pending_len + take].copy_from_slice(&input[..take]);
-            self.pending_len += take;
-            input = &input[take..];
-            if self.pending_len == self.chunk {
-                let src = InterleavedSlice::new(&self.pending[..], 1, self.chunk)
-                    .map_err(|e| Error::new(ErrorKind::Backend, format!("resampler input: {e}")))?;
-                let frames = self.out_buf.len();
-                let mut dst = InterleavedSlice::new_mut(&mut self.out_buf[..], 1, frames)
-                    .map_err(|e| Error::new(ErrorKind::Backend, format!("resampler output: {e}")))?;
-                let (_, produced) = inner
-                    .process_into_buffer(&src, &mut dst, None)
-                    .map_err(|e| Error::new(ErrorKind::Backend, format!("resampling: {e}")))?;
-                self.ready.extend(self.out_buf[..produced].iter().copied());
-                self.pending_len = 0;
+            Engine::Fft { fft, pending, pending_len, out_buf } => {
+                while !input.is_empty() {
+                    let take = (chunk - *pending_len).min(input.len());
+                    pending[*pending_len..*pending_len + take].copy_from_slice(&input[..take]);
+                    *pending_len += take;
+                    input = &input[take..];
+                    if *pending_len == chunk {
+                        let src = InterleavedSlice::new(&pending[..], 1, chunk)
+                            .map_err(|e| Error::new(ErrorKind::Backend, format!("resampler input: {e}")))?;
+                        let frames = out_buf.len();
+                        let mut dst = InterleavedSlice::new_mut(&mut out_buf[..], 1, frames)
+                            .map_err(|e| Error::new(ErrorKind::Backend, format!("resampler output: {e}")))?;
+                        let (_, produced) = fft
+                            .process_into_buffer(&src, &mut dst, None)
+                            .map_err(|e| Error::new(ErrorKind::Backend, format!("resampling: {e}")))?;
+                        self.ready.extend(out_buf[..produced].iter().copied());
+                        *pending_len = 0;
+                    }
+                }
             }
         }
         Ok(())
@@ -160,20 +151,13 @@ impl Resampler {
 
     /// Pushes silence until everything pushed so far has come out.
     pub fn flush(&mut self) -> Result<()> {
-        if let Some(p) = &self.poly {
-            // The input-side delay, rounded up: then every output of what was pushed is out.
-            let left = p.delay_in() + 1;
-            let zeros = [0.0f32; 64];
-            for _ in 0..left.div_ceil(zeros.len()) {
-                self.push(&zeros)?;
-            }
-            return Ok(());
-        }
-        if self.inner.is_none() {
-            return Ok(());
-        }
+        let mut left = match &self.engine {
+            Engine::Same => 0,
+            // The input-side delay, and one more: then every output of what was pushed is out.
+            Engine::Poly(p) => p.delay_in() + 1,
+            Engine::Fft { .. } => self.chunk + self.chunk.max(self.delay() * self.from as usize / self.to as usize + 1),
+        };
         let zeros = [0.0f32; 256];
-        let mut left = self.chunk + self.chunk.max(self.delay() * self.from as usize / self.to as usize + 1);
         while left > 0 {
             let n = left.min(zeros.len());
             self.push(&zeros[..n])?;
