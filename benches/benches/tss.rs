@@ -1,6 +1,9 @@
 //! tss-small's speed: per-hop latency (p50, p99, max) of one extraction in streaming, as a share of
 //! the 10 ms hop, and the real-time factor, on each backend, over 60 s of a test mixture. Catches:
 //! the streaming path outgrowing its budget (RTF ≤ 0.05, p99 ≤ 30 % of the hop on one core).
+//! Then the offline path (`process_block`: the frames between two refreshes per model call) over
+//! the same 60 s: µs per hop and times real time (the models and DSP only; `edgert separate`
+//! adds reading, resampling and writing the file).
 
 use std::time::Instant;
 
@@ -53,5 +56,28 @@ fn main() {
             100.0 * pct(0.99) / hop_us,
             total / 60.0
         );
+    }
+    println!();
+    println!("| backend | offline: hops per call | µs per hop | RTF | × real time |");
+    println!("|---|---:|---:|---:|---:|");
+    for (b, p) in [(BackendChoice::Tract, Provider::Tract), (BackendChoice::OrtCpu, Provider::OrtCpu)] {
+        if !p.compiled() {
+            continue;
+        }
+        let mut model = TssModel::new(&pkg, b, 1).unwrap();
+        let q = model.embed("dog barking").unwrap();
+        let mut ex = model.extractor(q).unwrap();
+        let span = ex.hop() * ex.block_hops();
+        let mut out = vec![0.0f32; span];
+        // The first block loads the block sessions: not part of the steady state.
+        ex.process_block(&audio[..span], &mut out).unwrap();
+        ex.reset();
+        let start = Instant::now();
+        for h in audio.chunks_exact(span) {
+            ex.process_block(h, &mut out).unwrap();
+        }
+        let total = start.elapsed().as_secs_f64();
+        let hops = audio.len() / ex.hop();
+        println!("| {p} | {} | {:.0} | {:.4} | {:.0} |", ex.block_hops(), total * 1e6 / hops as f64, total / 60.0, 60.0 / total);
     }
 }

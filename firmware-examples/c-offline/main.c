@@ -110,10 +110,10 @@ int main(int argc, char **argv) {
     }
     double t_built = now_seconds();
 
-    size_t hop = 0, delay = 0;
+    size_t hop = 0, delay = 0, block = 1;
     uint32_t rate = 0;
     if ((s = edgert_separator_frame_size(sep, &hop)) != EDGERT_OK || (s = edgert_separator_delay(sep, &delay)) != EDGERT_OK ||
-        (s = edgert_separator_sample_rate(sep, &rate)) != EDGERT_OK) {
+        (s = edgert_separator_sample_rate(sep, &rate)) != EDGERT_OK || (s = edgert_separator_block_frames(sep, &block)) != EDGERT_OK) {
         edgert_separator_destroy(sep);
         free(audio.mono);
         return fail_edgert("reading the separator's framing", s);
@@ -126,10 +126,16 @@ int main(int argc, char **argv) {
     }
 
     /* Frames in, frames out; `delay` output samples dropped at the start, as many zeros fed at
-     * the end, so the result lines up with the input. */
+     * the end, so the result lines up with the input. A file goes through in blocks of the
+     * size the separator prefers (one model call per block), from the first frame on, the last
+     * padded with zeros: what `edgert separate` does, sample for sample. A model that runs a
+     * frame per call either way takes frames. */
     size_t n = audio.frames, total = n + delay, hops = (total + hop - 1) / hop;
-    float *in_frame = malloc(hop * sizeof(float));
-    float *out_frame = malloc(hop * sizeof(float));
+    if (block < 1) block = 1;
+    hops = (hops + block - 1) / block * block;
+    size_t span = block * hop;
+    float *in_frame = malloc(span * sizeof(float));
+    float *out_frame = malloc(span * sizeof(float));
     float *result = malloc((n ? n : 1) * sizeof(float));
     if (!in_frame || !out_frame || !result) {
         fprintf(stderr, "c-offline: out of memory\n");
@@ -138,22 +144,23 @@ int main(int argc, char **argv) {
         return 1;
     }
     size_t produced = 0;
-    for (size_t h = 0; h < hops; h++) {
-        for (size_t i = 0; i < hop; i++) {
+    for (size_t h = 0; h < hops; h += block) {
+        for (size_t i = 0; i < span; i++) {
             size_t at = h * hop + i;
             in_frame[i] = at < n ? audio.mono[at] : 0.0f;
         }
-        s = edgert_separator_process(sep, in_frame, hop, out_frame, hop);
+        s = block == 1 ? edgert_separator_process(sep, in_frame, hop, out_frame, hop)
+                       : edgert_separator_process_block(sep, in_frame, span, out_frame, span);
         if (s != EDGERT_OK) {
             edgert_separator_destroy(sep);
             free(in_frame), free(out_frame), free(result), free(audio.mono);
-            return fail_edgert("edgert_separator_process", s);
+            return fail_edgert(block == 1 ? "edgert_separator_process" : "edgert_separator_process_block", s);
         }
-        for (size_t i = 0; i < hop; i++) {
+        for (size_t i = 0; i < span; i++) {
             size_t at = h * hop + i; /* output sample index before compensation */
             if (at >= delay && at - delay < n) result[at - delay] = out_frame[i];
         }
-        produced += hop;
+        produced += span;
     }
     double t_done = now_seconds();
     edgert_separator_destroy(sep);

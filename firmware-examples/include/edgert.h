@@ -267,6 +267,42 @@ enum EdgertStatus edgert_separator_process(struct EdgertSeparator *sep,
                                            size_t output_len);
 
 /**
+ * Frames per block that `edgert_separator_process_block` takes at most, and is fastest with
+ * (1: the model runs a frame per call either way).
+ *
+ * Thread safety: one thread at a time per separator (there is no internal lock); other
+ * separators may be used on other threads meanwhile.
+ *
+ * # Safety
+ * `sep` is NULL or a separator handle; `out` is NULL or writable.
+ */
+enum EdgertStatus edgert_separator_block_frames(struct EdgertSeparator *sep, size_t *out);
+
+/**
+ * Processes several frames in one call, for files: `input_len` and `output_len` must be the
+ * same whole number of frames, 1 to `edgert_separator_block_frames` of them. Where the model
+ * runs a block per call (tss-small: several times faster than frame by frame), the output may
+ * differ from `edgert_separator_process` frame by frame by what the model's dynamic
+ * quantization of a block changes; to match `edgert separate` sample for sample, hand it
+ * whole blocks from the first frame on, the last padded with zeros. NaN and infinite input
+ * samples are replaced by 0. The separator's own code allocates nothing here (what the
+ * backend does inside a model run is the backend's; the first block loads the model's block
+ * sessions).
+ *
+ * Thread safety: one thread at a time per separator (there is no internal lock); other
+ * separators may be used on other threads meanwhile.
+ *
+ * # Safety
+ * `input` points to `input_len` readable floats, `output` to `output_len` writable floats,
+ * not overlapping; either may be NULL (an error).
+ */
+enum EdgertStatus edgert_separator_process_block(struct EdgertSeparator *sep,
+                                                 const float *input,
+                                                 size_t input_len,
+                                                 float *output,
+                                                 size_t output_len);
+
+/**
  * Forgets the stream state, as if newly built (same query).
  *
  * Thread safety: one thread at a time per separator (there is no internal lock); other

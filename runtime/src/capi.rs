@@ -97,6 +97,15 @@ struct Inner {
     opts: EnhanceOptions,
     max_memory: Option<u64>,
     processor: Box<dyn Processor>,
+    /// A block's worth of samples: where `edgert_separator_process_block` puts sanitised input.
+    scratch: Vec<f32>,
+}
+
+impl Inner {
+    fn new(pkg: Package, opts: EnhanceOptions, max_memory: Option<u64>, processor: Box<dyn Processor>) -> Inner {
+        let scratch = vec![0.0; processor.hop() * processor.block_hops().max(1)];
+        Inner { pkg, opts, max_memory, processor, scratch }
+    }
 }
 
 /// An opaque separator: a model package, a query, and the state of the stream.
@@ -190,7 +199,7 @@ fn read_options(p: *const EdgertOptions) -> Result<(EnhanceOptions, Option<u64>)
 
 fn build(pkg: Package, query: Option<&str>, opts: EnhanceOptions, max_memory: Option<u64>) -> Result<Box<EdgertSeparator>, Fail> {
     let built = separation::build_within(&pkg, query, &opts, max_memory)?;
-    Ok(Box::new(EdgertSeparator { magic: LIVE, inner: Some(Inner { pkg, opts, max_memory, processor: built.processor }) }))
+    Ok(Box::new(EdgertSeparator { magic: LIVE, inner: Some(Inner::new(pkg, opts, max_memory, built.processor)) }))
 }
 
 /// The constructors' common body: `out` checked and cleared first (NULL on any failure), the
@@ -380,6 +389,8 @@ pub unsafe extern "C" fn edgert_separator_set_query(sep: *mut EdgertSeparator, q
         let inner = unsafe { live(sep) }?;
         let query = unsafe { text(query, "query", true) }?;
         let built = separation::build_within(&inner.pkg, query, &inner.opts, inner.max_memory)?;
+        let want = built.processor.hop() * built.processor.block_hops().max(1);
+        inner.scratch.resize(want, 0.0);
         inner.processor = built.processor;
         Ok(())
     })
@@ -468,6 +479,75 @@ pub unsafe extern "C" fn edgert_separator_process(
             let clean: smallvec::SmallVec<[f32; 1024]> = output.iter().copied().collect();
             inner.processor.process(&clean, output)?;
         }
+        Ok(())
+    })
+}
+
+/// Frames per block that `edgert_separator_process_block` takes at most, and is fastest with
+/// (1: the model runs a frame per call either way).
+///
+/// Thread safety: one thread at a time per separator (there is no internal lock); other
+/// separators may be used on other threads meanwhile.
+///
+/// # Safety
+/// `sep` is NULL or a separator handle; `out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn edgert_separator_block_frames(sep: *mut EdgertSeparator, out: *mut usize) -> EdgertStatus {
+    // SAFETY: the function's contract.
+    unsafe { read_into(sep, out, |p| p.block_hops().max(1)) }
+}
+
+/// Processes several frames in one call, for files: `input_len` and `output_len` must be the
+/// same whole number of frames, 1 to `edgert_separator_block_frames` of them. Where the model
+/// runs a block per call (tss-small: several times faster than frame by frame), the output may
+/// differ from `edgert_separator_process` frame by frame by what the model's dynamic
+/// quantization of a block changes; to match `edgert separate` sample for sample, hand it
+/// whole blocks from the first frame on, the last padded with zeros. NaN and infinite input
+/// samples are replaced by 0. The separator's own code allocates nothing here (what the
+/// backend does inside a model run is the backend's; the first block loads the model's block
+/// sessions).
+///
+/// Thread safety: one thread at a time per separator (there is no internal lock); other
+/// separators may be used on other threads meanwhile.
+///
+/// # Safety
+/// `input` points to `input_len` readable floats, `output` to `output_len` writable floats,
+/// not overlapping; either may be NULL (an error).
+#[no_mangle]
+pub unsafe extern "C" fn edgert_separator_process_block(
+    sep: *mut EdgertSeparator,
+    input: *const f32,
+    input_len: usize,
+    output: *mut f32,
+    output_len: usize,
+) -> EdgertStatus {
+    guard(|| {
+        // SAFETY: the function's contract.
+        let inner = unsafe { live(sep) }?;
+        if input.is_null() || output.is_null() {
+            return Err(fail(EdgertStatus::EdgertNullPointer, if input.is_null() { "input is NULL" } else { "output is NULL" }));
+        }
+        let hop = inner.processor.hop();
+        let most = inner.processor.block_hops().max(1);
+        if input_len != output_len || hop == 0 || input_len % hop != 0 || input_len == 0 || input_len > most * hop {
+            return Err(fail(
+                EdgertStatus::EdgertBufferSize,
+                &format!(
+                    "buffers of {input_len} and {output_len} samples given; a block is 1 to {most} frames of {hop} samples, the same in and out"
+                ),
+            ));
+        }
+        // SAFETY: non-NULL, lengths as the caller states them (the contract).
+        let (input, output) =
+            unsafe { (std::slice::from_raw_parts(input, input_len), std::slice::from_raw_parts_mut(output, output_len)) };
+        let clean = inner
+            .scratch
+            .get_mut(..input_len)
+            .ok_or_else(|| fail(EdgertStatus::EdgertBufferSize, &format!("a block of {input_len} samples: more than the separator holds")))?;
+        for (c, x) in clean.iter_mut().zip(input) {
+            *c = if x.is_finite() { *x } else { 0.0 };
+        }
+        inner.processor.process_block(clean, output)?;
         Ok(())
     })
 }

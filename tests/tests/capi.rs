@@ -310,6 +310,29 @@ fn abi_answers_bad_arguments() {
             assert_eq!(edgert_separator_process(sep, dirty.as_ptr(), hop, output.as_mut_ptr(), hop), EdgertOk);
             assert!(output.iter().all(|x| x.is_finite()));
         }
+        // Blocks: 1 to block_frames whole frames, the same in and out; NaN cleaned there too.
+        let mut block = 0usize;
+        assert_eq!(edgert_separator_block_frames(sep, &mut block), EdgertOk);
+        assert_eq!(edgert_separator_block_frames(sep, std::ptr::null_mut()), EdgertNullPointer);
+        assert_eq!(block, 50, "tss-small runs the frames between two refreshes in one call");
+        let mut big_in = vec![0.01f32; (block + 1) * hop];
+        let mut big_out = vec![0f32; (block + 1) * hop];
+        let (bi, bo) = (big_in.as_ptr(), big_out.as_mut_ptr());
+        assert_eq!(edgert_separator_process_block(sep, bi, (block + 1) * hop, bo, (block + 1) * hop), EdgertBufferSize);
+        assert!(last_error().contains(&block.to_string()), "{}", last_error());
+        assert_eq!(edgert_separator_process_block(sep, bi, 3 * hop, bo, 2 * hop), EdgertBufferSize);
+        assert_eq!(edgert_separator_process_block(sep, bi, hop + 1, bo, hop + 1), EdgertBufferSize);
+        assert_eq!(edgert_separator_process_block(sep, bi, 0, bo, 0), EdgertBufferSize);
+        assert_eq!(edgert_separator_process_block(sep, std::ptr::null(), hop, bo, hop), EdgertNullPointer);
+        assert_eq!(edgert_separator_process_block(sep, bi, hop, std::ptr::null_mut(), hop), EdgertNullPointer);
+        assert_eq!(edgert_separator_process_block(std::ptr::null_mut(), bi, hop, bo, hop), EdgertNullPointer);
+        big_in[5] = f32::NAN;
+        big_in[hop * 7] = f32::NEG_INFINITY;
+        for frames in [7, block, 1, 3] {
+            let n = frames * hop;
+            assert_eq!(edgert_separator_process_block(sep, big_in.as_ptr(), n, big_out.as_mut_ptr(), n), EdgertOk, "{}", last_error());
+            assert!(big_out[..n].iter().all(|x| x.is_finite()));
+        }
         // A failed query change keeps the separator working.
         let empty = CString::new("  ").expect("c string");
         assert_eq!(edgert_separator_set_query(sep, empty.as_ptr()), EdgertInvalidArgument);

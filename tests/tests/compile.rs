@@ -6,6 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use edgert::audio::Processor;
 use edgert::backend::BackendChoice;
 use edgert::compile::{ArtifactStore, Event, Keep, DIR, INDEX};
 use edgert::package::Package;
@@ -272,4 +273,34 @@ fn a_queries_only_package_separates_its_compiled_queries_and_names_them_otherwis
     files.retain(|(n, _)| !n.starts_with(DIR));
     let e = Package::from_memory("no-encoder", files).expect_err("no encoder, no compiled queries");
     assert!(e.to_string().contains("text_encoder"), "{e}");
+}
+
+/// A file runs tss-small's frame-wise stages a block per call on sessions of their own (the
+/// frame axis free): those load from ONNX and leave the package's artifacts — keyed to one
+/// frame — as they are, rather than replacing them at every run.
+#[test]
+fn offline_blocks_leave_the_compiled_artifacts_alone() {
+    let Some(backend) = backends().into_iter().find(|b| *b == BackendChoice::OrtCpu) else {
+        eprintln!("ONNX Runtime not built in: nothing compiled to leave alone");
+        return;
+    };
+    let t = Temp::copy_of(&root().join("models").join("tss-small"), "blocks");
+    let written = compile(&t.0, backend, Some("remove the dog barking"));
+    assert!(written.iter().any(|e| matches!(e, Event::Written { graph, .. } if graph.starts_with("local_separator"))), "{written:?}");
+    let index = std::fs::read(t.0.join(DIR).join(INDEX)).expect("index");
+    let pkg = Package::open(&t.0).expect("compiled tss-small");
+    let opts = EnhanceOptions { backend, threads: 1, fallback: false };
+    let mut p = separation::build(&pkg, Some("remove the dog barking"), &opts).expect("build").processor;
+    let span = p.hop() * p.block_hops();
+    assert!(p.block_hops() > 1);
+    let input = signal(span * 3);
+    let mut out = vec![0.0; input.len()];
+    for (i, o) in input.chunks(span).zip(out.chunks_mut(span)) {
+        p.process_block(i, o).expect("block");
+    }
+    assert!(out.iter().all(|v| v.is_finite()));
+    let ev = events_of(&pkg);
+    assert!(ev.iter().all(|e| matches!(e, Event::Used { .. })), "{ev:?}");
+    assert!(ev.iter().any(|e| matches!(e, Event::Used { graph, .. } if graph.starts_with("local_separator"))), "{ev:?}");
+    assert_eq!(std::fs::read(t.0.join(DIR).join(INDEX)).expect("index"), index, "the artifact index changed");
 }

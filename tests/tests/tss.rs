@@ -1,5 +1,7 @@
-//! Text-queried separation with the bundled tss-small: edgert's streaming pipeline against the
-//! Python reference pipeline on the same graphs (tests/golden/tss, made by tools/tss/build), a
+//! Text-queried separation with the bundled tss-small: edgert's pipeline against the Python
+//! reference pipeline on the same graphs (tests/golden/tss, made by tools/tss/build) — a file run
+//! a block of frames per model call, and a stream run hop by hop, each against its own
+//! reference — a
 //! quality floor on held-out clips (a regression guard, well below the measured mean), how
 //! operations compose, and bad input.
 
@@ -71,17 +73,58 @@ fn backends() -> Vec<BackendChoice> {
         .collect()
 }
 
+fn reference(id: &str, kind: &str) -> Vec<f32> {
+    npy::read(&golden_dir().join(format!("tss/{id}_{kind}.npy"))).unwrap().as_f32().unwrap().to_vec()
+}
+
+/// A file: the frames between two refreshes of the global feature in one model call (the
+/// reference runs the same blocks; each block is quantized as one tensor).
+///
+/// Tolerance 35 dB, against 40 for the stream below: measured 39.9–95 dB on these clips on both
+/// backends (2026-11-28). edgert's front end (Rust) and the reference's (torch) differ by float
+/// rounding; a dynamically quantized graph amplifies that where a value crosses a rounding step,
+/// and with one scale per block the step is set by the block's extreme value, so a difference
+/// there moves the block's every value (streaming: the frame's). The GRU state not carried from
+/// block to block measures 13–17 dB here; where blocks start and end is checked exactly by
+/// `separation::tss`'s unit tests (a refresh one frame late measures 38–42 dB, within reach of
+/// numerics).
 #[test]
-fn the_pipeline_matches_the_python_reference() {
+fn a_file_matches_the_python_reference_block_by_block() {
     for b in backends() {
         for c in clips() {
             let mix = golden_dir().join(format!("tss/{}_mix.wav", c.id));
             let y = run(&mix, &format!("isolate the {}", c.seen), b).unwrap();
-            let reference = npy::read(&golden_dir().join(format!("tss/{}_reference.npy", c.id))).unwrap();
-            let reference = reference.as_f32().unwrap();
+            let reference = reference(&c.id, "block_reference");
             assert_eq!(y.len(), reference.len());
-            let s = si_sdr(reference, &y);
-            assert!(s >= 40.0, "clip {} ({}) on {b:?}: SI-SDR {s:.1} dB against the reference", c.id, c.seen);
+            let s = si_sdr(&reference, &y);
+            eprintln!("clip {} on {b:?}: {s:.1} dB", c.id);
+            assert!(s >= 35.0, "clip {} ({}) on {b:?}: SI-SDR {s:.1} dB against the block reference", c.id, c.seen);
+        }
+    }
+}
+
+/// A stream: one frame per model call, through `Processor::process` as the live path runs it.
+#[test]
+fn a_stream_matches_the_python_reference_hop_by_hop() {
+    let pkg = package();
+    for b in backends() {
+        for c in clips() {
+            let mix = read_audio(&golden_dir().join(format!("tss/{}_mix.wav", c.id)));
+            let opts = EnhanceOptions { backend: b, threads: 1, fallback: false };
+            let mut p = separation::build(&pkg, Some(&format!("isolate the {}", c.seen)), &opts).unwrap().processor;
+            let (hop, delay) = (p.hop(), p.delay());
+            let hops = (mix.len() + delay).div_ceil(hop);
+            let mut x = mix.clone();
+            x.resize(hops * hop, 0.0);
+            let mut y = vec![0.0f32; hops * hop];
+            for (i, o) in x.chunks_exact(hop).zip(y.chunks_exact_mut(hop)) {
+                p.process(i, o).unwrap();
+            }
+            let y = &y[delay..delay + mix.len()];
+            let reference = reference(&c.id, "reference");
+            let s = si_sdr(&reference, y);
+            eprintln!("clip {} on {b:?}: {s:.1} dB", c.id);
+            assert!(s >= 40.0, "clip {} ({}) on {b:?}: SI-SDR {s:.1} dB against the streaming reference", c.id, c.seen);
         }
     }
 }

@@ -97,12 +97,18 @@ class Reference:
                   for n in ["audio_encoder", "global_separator", "local_separator", "reconstructor"]}
         self.fe = M.FrontEnd()
 
-    def extract(self, mix: np.ndarray, query: np.ndarray) -> np.ndarray:
+    def extract(self, mix: np.ndarray, query: np.ndarray, block: bool = False) -> np.ndarray:
+        """Streaming: one frame per call of the frame-wise stages. `block`: as edgert runs a
+        file — the frames between two refreshes of the global feature in one call each (the
+        graphs' frame axis free; frames.py), the input padded with silence to whole blocks of
+        REFRESH frames."""
         fe = self.fe
         x = torch.tensor(mix[None])
         # One extra hop so every input sample leaves the overlap-add (the runtime flushes too).
         n = len(mix)
         hops = -(-n // M.HOP) + -(-(M.WIN - M.HOP) // M.HOP)
+        if block:
+            hops = -(-hops // M.REFRESH) * M.REFRESH
         x = torch.nn.functional.pad(x, (0, hops * M.HOP - n))
         with torch.no_grad():
             frames = fe.frames(x)
@@ -115,17 +121,23 @@ class Reference:
         tg = None
         h = np.zeros((1, 1, M.HIDDEN), np.float32)
         masks = np.zeros((t, M.BINS), np.float32)
+        logmag = np.log(np.abs(spec) + 1e-5).astype(np.float32)
         pi = 0
-        for f in range(t):
+        f = 0
+        while f < t:
             if pi < len(points) and (tg is None or points[pi] == f - 1):
                 r = points[pi]
                 window = padded[r + 1: r + 1 + M.CONTEXT].T[None]
                 mg = self.s["audio_encoder"].run(None, {"fbank": window})[0]
                 tg = self.s["global_separator"].run(None, {"mix_global": mg, "query": query[None].astype(np.float32)})[0]
                 pi += 1
-            local, h = self.s["local_separator"].run(None, {"fbank": fb[f][None, None], "target_global": tg, "h": h})
-            logmag = np.log(np.abs(spec[f]) + 1e-5).astype(np.float32)[None, None]
-            masks[f] = self.s["reconstructor"].run(None, {"local": local, "log_magnitude": logmag})[0][0, 0]
+            # Frames up to the next refresh (or one, streaming).
+            end = f + 1
+            if block:
+                end = points[pi] + 1 if pi < len(points) else t
+            local, h = self.s["local_separator"].run(None, {"fbank": fb[None, f:end], "target_global": tg, "h": h})
+            masks[f:end] = self.s["reconstructor"].run(None, {"local": local, "log_magnitude": logmag[None, f:end]})[0][0]
+            f = end
         with torch.no_grad():
             y = fe.istft(torch.tensor(spec * masks)[None])[0].numpy()
         return y[:n]

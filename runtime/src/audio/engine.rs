@@ -1,7 +1,8 @@
 //! The hop engine: every audio model edgert runs is a [`Processor`] — one hop in, one hop out,
 //! at the model's rate, with its algorithmic delay stated — and one driver runs any of them over
-//! a file: decode → mix or split channels → resample to the model's rate → hop by hop →
-//! resample back → delay compensated → atomic write.
+//! a file: decode → mix or split channels → resample to the model's rate → hop by hop (offline:
+//! a block of hops per call, where the processor prefers it) → resample back → delay compensated
+//! → atomic write.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -25,6 +26,29 @@ pub trait Processor: Send {
     fn process(&mut self, input: &[f32], output: &mut [f32]) -> Result<()>;
     /// Forgets all state, as if newly built.
     fn reset(&mut self);
+    /// Hops per call that [`Processor::process_block`] prefers (1: none). Offline runs hand it
+    /// blocks of exactly this many hops, counted from the first hop.
+    fn block_hops(&self) -> usize {
+        1
+    }
+    /// Processes `input.len() / hop()` hops in one call (offline; the input is a whole number of
+    /// hops, at most `block_hops()`). By default, hop by hop; a processor whose models run a
+    /// block of frames per call overrides it (tss-small: one model call per block instead of
+    /// per hop). Its output may then differ from hop by hop by what the model's numerics allow
+    /// (a dynamically quantized graph quantizes the block as one tensor) and says so.
+    fn process_block(&mut self, input: &[f32], output: &mut [f32]) -> Result<()> {
+        let hop = self.hop();
+        if input.len() != output.len() || hop == 0 || input.len() % hop != 0 {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!("a block of {} samples in, {} out: not a whole number of {hop}-sample hops", input.len(), output.len()),
+            ));
+        }
+        for (i, o) in input.chunks_exact(hop).zip(output.chunks_exact_mut(hop)) {
+            self.process(i, o)?;
+        }
+        Ok(())
+    }
 }
 
 /// Wraps a processor to return what it removed: the input, delayed to line up, minus the
@@ -54,6 +78,27 @@ impl<P: Processor> Processor for Residual<P> {
     }
     fn process(&mut self, input: &[f32], output: &mut [f32]) -> Result<()> {
         self.inner.process(input, output)?;
+        self.subtract(input, output);
+        Ok(())
+    }
+    fn block_hops(&self) -> usize {
+        self.inner.block_hops()
+    }
+    fn process_block(&mut self, input: &[f32], output: &mut [f32]) -> Result<()> {
+        self.inner.process_block(input, output)?;
+        self.subtract(input, output);
+        Ok(())
+    }
+    fn reset(&mut self) {
+        self.inner.reset();
+        self.line.fill(0.0);
+        self.pos = 0;
+    }
+}
+
+impl<P: Processor> Residual<P> {
+    /// `output` = `input` delayed by the inner processor's delay − `output`.
+    fn subtract(&mut self, input: &[f32], output: &mut [f32]) {
         for (x, y) in input.iter().zip(output.iter_mut()) {
             let delayed = if self.line.is_empty() {
                 *x
@@ -65,12 +110,6 @@ impl<P: Processor> Processor for Residual<P> {
             };
             *y = delayed - *y;
         }
-        Ok(())
-    }
-    fn reset(&mut self) {
-        self.inner.reset();
-        self.line.fill(0.0);
-        self.pos = 0;
     }
 }
 
@@ -88,7 +127,8 @@ impl Sum {
         if parts.iter().any(|p| (p.sample_rate(), p.hop(), p.delay()) != key) {
             return Err(Error::new(ErrorKind::InvalidInput, "processors added up must share rate, hop and delay"));
         }
-        Ok(Sum { scratch: vec![0.0; key.1], parts })
+        let block = parts.iter().map(|p| p.block_hops()).max().unwrap_or(1).max(1);
+        Ok(Sum { scratch: vec![0.0; key.1 * block], parts })
     }
 }
 
@@ -104,14 +144,27 @@ impl Processor for Sum {
     }
     fn process(&mut self, input: &[f32], output: &mut [f32]) -> Result<()> {
         output.fill(0.0);
+        let scratch = scratch_for(&mut self.scratch, input.len())?;
         for p in self.parts.iter_mut() {
-            p.process(input, &mut self.scratch)?;
-            output.iter_mut().zip(&self.scratch).for_each(|(o, s)| *o += s);
+            p.process(input, scratch)?;
+            output.iter_mut().zip(scratch.iter()).for_each(|(o, s)| *o += s);
         }
         Ok(())
     }
     fn reset(&mut self) {
         self.parts.iter_mut().for_each(|p| p.reset());
+    }
+    fn block_hops(&self) -> usize {
+        self.scratch.len() / self.hop().max(1)
+    }
+    fn process_block(&mut self, input: &[f32], output: &mut [f32]) -> Result<()> {
+        output.fill(0.0);
+        let scratch = scratch_for(&mut self.scratch, input.len())?;
+        for p in self.parts.iter_mut() {
+            p.process_block(input, scratch)?;
+            output.iter_mut().zip(scratch.iter()).for_each(|(o, s)| *o += s);
+        }
+        Ok(())
     }
 }
 
@@ -129,8 +182,18 @@ impl Chain {
         if stages.iter().any(|p| (p.sample_rate(), p.hop()) != key) {
             return Err(Error::new(ErrorKind::InvalidInput, "chained processors must share rate and hop"));
         }
-        Ok(Chain { scratch: vec![0.0; key.1], stages })
+        let block = stages.iter().map(|p| p.block_hops()).max().unwrap_or(1).max(1);
+        Ok(Chain { scratch: vec![0.0; key.1 * block], stages })
     }
+}
+
+/// The first `n` samples of a combinator's scratch buffer (sized at construction for its
+/// largest block: a longer input is the caller's error, not a reason to allocate).
+fn scratch_for(scratch: &mut [f32], n: usize) -> Result<&mut [f32]> {
+    let len = scratch.len();
+    scratch.get_mut(..n).ok_or_else(|| {
+        Error::new(ErrorKind::InvalidInput, format!("{n} samples in one call: more than the {len} a block may hold"))
+    })
 }
 
 impl Processor for Chain {
@@ -145,14 +208,27 @@ impl Processor for Chain {
     }
     fn process(&mut self, input: &[f32], output: &mut [f32]) -> Result<()> {
         output.copy_from_slice(input);
+        let scratch = scratch_for(&mut self.scratch, input.len())?;
         for s in self.stages.iter_mut() {
-            self.scratch.copy_from_slice(output);
-            s.process(&self.scratch, output)?;
+            scratch.copy_from_slice(output);
+            s.process(scratch, output)?;
         }
         Ok(())
     }
     fn reset(&mut self) {
         self.stages.iter_mut().for_each(|s| s.reset());
+    }
+    fn block_hops(&self) -> usize {
+        self.scratch.len() / self.hop().max(1)
+    }
+    fn process_block(&mut self, input: &[f32], output: &mut [f32]) -> Result<()> {
+        output.copy_from_slice(input);
+        let scratch = scratch_for(&mut self.scratch, input.len())?;
+        for s in self.stages.iter_mut() {
+            scratch.copy_from_slice(output);
+            s.process_block(scratch, output)?;
+        }
+        Ok(())
     }
 }
 
@@ -171,6 +247,12 @@ impl Processor for Box<dyn Processor> {
     }
     fn reset(&mut self) {
         (**self).reset()
+    }
+    fn block_hops(&self) -> usize {
+        (**self).block_hops()
+    }
+    fn process_block(&mut self, input: &[f32], output: &mut [f32]) -> Result<()> {
+        (**self).process_block(input, output)
     }
 }
 
@@ -265,10 +347,13 @@ impl Pipeline {
         down.prime(pad);
         let delay = (model_delay + pad) / step * (file_rate / crate::dsp::resample::rate_gcd(rate, file_rate)) as usize
             + up.delay();
+        // Offline, the processor gets the blocks it prefers; a live stream goes hop by hop (a
+        // block would wait for its last hop).
+        let block = if compensate { processor.block_hops().max(1) * hop } else { hop };
         Ok((
             Pipeline {
-                hop_in: vec![0.0; hop],
-                hop_out: vec![0.0; hop],
+                hop_in: vec![0.0; block],
+                hop_out: vec![0.0; block],
                 processor,
                 down,
                 up,
@@ -279,14 +364,20 @@ impl Pipeline {
         ))
     }
 
-    /// Feeds samples at the file's rate; processes every complete hop.
+    /// Feeds samples at the file's rate; processes every complete hop (offline: every complete
+    /// block of hops; the flush completes the last one with silence).
     pub(crate) fn push(&mut self, samples: &[f32]) -> Result<()> {
         self.down.push(samples)?;
-        let hop = self.hop_in.len();
-        while self.down.available() >= hop {
+        let block = self.hop_in.len();
+        let hop = self.processor.hop();
+        while self.down.available() >= block {
             self.down.pop(&mut self.hop_in);
-            self.processor.process(&self.hop_in, &mut self.hop_out)?;
-            self.hops += 1;
+            if block == hop {
+                self.processor.process(&self.hop_in, &mut self.hop_out)?;
+            } else {
+                self.processor.process_block(&self.hop_in, &mut self.hop_out)?;
+            }
+            self.hops += (block / hop.max(1)) as u64;
             self.up.push(&self.hop_out)?;
             let skipped = self.up.skip(self.to_skip);
             self.to_skip -= skipped;
@@ -453,6 +544,110 @@ mod tests {
         fn reset(&mut self) {
             self.line.fill(0.0);
         }
+    }
+
+    /// Doubles its input; prefers blocks of three hops and notes the length of every call.
+    struct Blocky {
+        calls: std::sync::Arc<std::sync::Mutex<Vec<usize>>>,
+    }
+
+    impl Processor for Blocky {
+        fn sample_rate(&self) -> u32 {
+            16_000
+        }
+        fn hop(&self) -> usize {
+            4
+        }
+        fn delay(&self) -> usize {
+            0
+        }
+        fn process(&mut self, input: &[f32], output: &mut [f32]) -> Result<()> {
+            self.calls.lock().unwrap().push(input.len());
+            output.iter_mut().zip(input).for_each(|(y, x)| *y = 2.0 * x);
+            Ok(())
+        }
+        fn reset(&mut self) {}
+        fn block_hops(&self) -> usize {
+            3
+        }
+        fn process_block(&mut self, input: &[f32], output: &mut [f32]) -> Result<()> {
+            self.process(input, output)
+        }
+    }
+
+    fn blocky() -> (Box<dyn Processor>, std::sync::Arc<std::sync::Mutex<Vec<usize>>>) {
+        let calls = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        (Box::new(Blocky { calls: calls.clone() }), calls)
+    }
+
+    #[test]
+    fn a_block_is_hop_by_hop_unless_the_processor_says_otherwise() {
+        let x: Vec<f32> = (0..40).map(|i| (i as f32 * 0.3).sin()).collect();
+        let mut a = Delay { hop: 4, line: vec![0.0; 7], pos: 0 };
+        let mut b = Delay { hop: 4, line: vec![0.0; 7], pos: 0 };
+        let (mut ya, mut yb) = (vec![0.0f32; 40], vec![0.0f32; 40]);
+        assert_eq!(a.block_hops(), 1);
+        for (i, o) in x.chunks_exact(4).zip(ya.chunks_exact_mut(4)) {
+            a.process(i, o).unwrap();
+        }
+        b.process_block(&x[..12], &mut yb[..12]).unwrap();
+        b.process_block(&x[12..], &mut yb[12..]).unwrap();
+        assert_eq!(ya, yb);
+        let e = b.process_block(&x[..6], &mut yb[..6]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput);
+    }
+
+    #[test]
+    fn combinators_pass_blocks_through() {
+        let x: Vec<f32> = (0..12).map(|i| i as f32).collect();
+        let mut y = vec![0.0f32; 12];
+        let ((p1, c1), (p2, c2)) = (blocky(), blocky());
+        let mut sum = Sum::new(vec![p1, p2]).unwrap();
+        assert_eq!(sum.block_hops(), 3);
+        sum.process_block(&x, &mut y).unwrap();
+        assert!(y.iter().zip(&x).all(|(y, x)| *y == 4.0 * x));
+        assert_eq!((c1.lock().unwrap().clone(), c2.lock().unwrap().clone()), (vec![12], vec![12]));
+        // Longer than the block the scratch was sized for: an error, not an allocation.
+        let mut long = vec![0.0f32; 16];
+        assert_eq!(sum.process_block(&[0.0; 16], &mut long).unwrap_err().kind(), ErrorKind::InvalidInput);
+
+        let ((p1, c1), (p2, c2)) = (blocky(), blocky());
+        let mut chain = Chain::new(vec![p1, p2]).unwrap();
+        assert_eq!(chain.block_hops(), 3);
+        chain.process_block(&x, &mut y).unwrap();
+        assert!(y.iter().zip(&x).all(|(y, x)| *y == 4.0 * x));
+        assert_eq!((c1.lock().unwrap().clone(), c2.lock().unwrap().clone()), (vec![12], vec![12]));
+
+        let (p, c) = blocky();
+        let mut r = Residual::new(p);
+        assert_eq!(r.block_hops(), 3);
+        r.process_block(&x, &mut y).unwrap();
+        assert!(y.iter().zip(&x).all(|(y, x)| *y == -x));
+        assert_eq!(*c.lock().unwrap(), vec![12]);
+    }
+
+    #[test]
+    fn a_file_pipeline_hands_whole_blocks_a_live_one_single_hops() {
+        let (p, calls) = blocky();
+        let (mut pipe, _) = Pipeline::new(p, 16_000).unwrap();
+        let x: Vec<f32> = (0..100).map(|i| i as f32).collect();
+        let mut fed = 0;
+        for n in [5, 1, 17, 30, 47] {
+            pipe.push(&x[fed..fed + n]).unwrap();
+            fed += n;
+        }
+        // 100 samples: eight whole blocks of 3 × 4; the last 4 wait for more.
+        assert_eq!(*calls.lock().unwrap(), vec![12; 8]);
+        assert_eq!(pipe.hops, 24);
+        let mut y = vec![0.0f32; 96];
+        assert_eq!(pipe.available(), 96);
+        pipe.up.pop(&mut y);
+        assert!(y.iter().zip(&x).all(|(y, x)| *y == 2.0 * x));
+
+        let (p, calls) = blocky();
+        let (mut live, _) = Pipeline::with_compensation(p, 16_000, false).unwrap();
+        live.push(&x).unwrap();
+        assert_eq!(*calls.lock().unwrap(), vec![4; 25]);
     }
 
     #[test]

@@ -11,12 +11,21 @@
 //!
 //! Delay: 240 samples (15 ms). Several operations compose: extractions add up, removals subtract
 //! what they extract, in order ([`build`]).
+//!
+//! Offline ([`Processor::process_block`]) the same steps run a block at a time: the frames
+//! between two refreshes of the global feature (10, 15, 25, then 50) go through the local
+//! separator and the reconstructor in one call each, on sessions of the same graphs loaded with
+//! the frame axis free (on the first block; a live stream never loads them). One call per block
+//! instead of per hop is ≈ 5× less work in those stages on tract (benches/RESULTS.md). The
+//! graphs quantize their inputs dynamically, one scale per tensor: per block instead of per
+//! frame, so offline output differs slightly from streaming (tests/tests/tss.rs holds both to
+//! the Python reference of each).
 
 use std::path::Path;
 
 use crate::audio::engine::{Chain, Sum};
 use crate::audio::{Processor, Residual};
-use crate::backend::{self, BackendChoice, Session};
+use crate::backend::{self, BackendChoice, Graph, Session, SessionOptions};
 use crate::dsp::mel::{Fbank, FbankOptions};
 use crate::dsp::{Complex32, Normalise, StftAnalysis, StftSynthesis, Window};
 use crate::error::{Error, ErrorKind, Result};
@@ -40,6 +49,15 @@ const HIDDEN: usize = 192;
 /// Frames after which the mixture embedding is recomputed (as the model was trained).
 fn is_refresh(frame: u64) -> bool {
     frame == 9 || frame == 24 || (frame + 1) % REFRESH == 0
+}
+
+/// Frames from `frame` on that share its global feature, up to `limit`: to the next refresh.
+fn segment(frame: u64, limit: usize) -> usize {
+    let mut len = 1;
+    while len < limit && !is_refresh(frame + len as u64 - 1) {
+        len += 1;
+    }
+    len
 }
 
 /// How well a query matches what a model was trained on.
@@ -193,6 +211,17 @@ fn read_classes(bytes: &[u8], path: &Path) -> Result<(Vec<String>, Vec<Vec<f32>>
     Ok((c.classes, c.prototypes))
 }
 
+/// The frame-wise stages with the frame axis free, and a block's worth of per-frame buffers.
+struct Blocks {
+    local: Box<dyn Session>,
+    local_out: Vec<Tensor>,
+    recon: Box<dyn Session>,
+    recon_out: Vec<Tensor>,
+    fb: Vec<f32>,
+    logmag: Vec<f32>,
+    spectra: Vec<Complex32>,
+}
+
 /// One extraction: the four separator stages run hop by hop on a query embedding.
 pub struct Extractor {
     analysis: StftAnalysis,
@@ -216,6 +245,9 @@ pub struct Extractor {
     recon: Box<dyn Session>,
     recon_out: Vec<Tensor>,
     frame: u64,
+    /// The local separator's and reconstructor's graphs and options, for the block sessions.
+    block_graphs: [(Graph, SessionOptions); 2],
+    blocks: Option<Box<Blocks>>,
 }
 
 /// The fbank's log floor, ln(f32::EPSILON): what the context holds before the signal.
@@ -235,6 +267,15 @@ impl Extractor {
         for role in roles {
             jobs.push((pkg.graph(role)?, pkg.session_options(role, backend).threads(threads)));
         }
+        let block_graphs = [2, 3].map(|i| {
+            let (g, o) = &jobs[i];
+            let mut o = o.clone().dynamic(true);
+            o.dims.retain(|(name, _)| name != "frames");
+            // From the ONNX graph, not through the package's compiled artifacts: those are keyed
+            // to one frame, and a block session would replace them at every file run.
+            o.artifacts = None;
+            ((*g).clone(), o)
+        });
         let mut loaded = backend::load_parallel(&jobs).into_iter();
         let mut next = || loaded.next().unwrap_or_else(|| Err(Error::new(ErrorKind::Backend, "a stage was not loaded")));
         let (encoder, global, local, recon) = (next()?, next()?, next()?, next()?);
@@ -262,7 +303,96 @@ impl Extractor {
             local,
             recon,
             frame: 0,
+            block_graphs,
+            blocks: None,
         })
+    }
+
+    /// The block sessions, loaded on the first block.
+    fn blocks(&mut self) -> Result<Box<Blocks>> {
+        if let Some(b) = self.blocks.take() {
+            return Ok(b);
+        }
+        let jobs: Vec<(&Graph, SessionOptions)> = self.block_graphs.iter().map(|(g, o)| (g, o.clone())).collect();
+        let mut loaded = backend::load_parallel(&jobs).into_iter();
+        let mut next = || loaded.next().unwrap_or_else(|| Err(Error::new(ErrorKind::Backend, "a block stage was not loaded")));
+        let (local, recon) = (next()?, next()?);
+        let n = REFRESH as usize;
+        Ok(Box::new(Blocks {
+            local_out: local.new_outputs(),
+            recon_out: recon.new_outputs(),
+            local,
+            recon,
+            fb: vec![0.0; n * MELS],
+            logmag: vec![0.0; n * BINS],
+            spectra: vec![Complex32::default(); n * BINS],
+        }))
+    }
+
+    /// One hop's front end: the frame's fbank (into `fb` and the context ring), its spectrum
+    /// and log-magnitude.
+    fn front(&mut self, input: &[f32]) -> Result<()> {
+        self.history.copy_within(HOP.., 0);
+        self.history[WIN - HOP..].copy_from_slice(input);
+        self.fbank.frame(&self.history, &mut self.fb)?;
+        self.ring[self.ring_pos * MELS..(self.ring_pos + 1) * MELS].copy_from_slice(&self.fb);
+        self.ring_pos = (self.ring_pos + 1) % CONTEXT;
+        self.analysis.process(input, &mut self.spectrum)?;
+        for (l, c) in self.logmag.iter_mut().zip(&self.spectrum) {
+            *l = (c.norm() + 1e-5).ln();
+        }
+        Ok(())
+    }
+
+    fn run_block(&mut self, b: &mut Blocks, input: &[f32], output: &mut [f32]) -> Result<()> {
+        let hops = input.len() / HOP;
+        let mut done = 0;
+        while done < hops {
+            if self.frame == 0 || is_refresh(self.frame - 1) {
+                self.refresh()?;
+            }
+            let n = segment(self.frame, hops - done);
+            for j in 0..n {
+                let at = (done + j) * HOP;
+                self.front(&input[at..at + HOP])?;
+                b.fb[j * MELS..(j + 1) * MELS].copy_from_slice(&self.fb);
+                b.spectra[j * BINS..(j + 1) * BINS].copy_from_slice(&self.spectrum);
+                b.logmag[j * BINS..(j + 1) * BINS].copy_from_slice(&self.logmag);
+            }
+            self.local.run_on(
+                b.local.as_mut(),
+                &mut b.local_out,
+                &[
+                    Input::new("fbank", TensorView::f32(&[1, n, MELS], &b.fb[..n * MELS])?),
+                    Input::new("target_global", self.target_global.view()),
+                ],
+            )?;
+            b.recon.run(
+                &[
+                    Input::new("local", b.local_out[0].view()),
+                    Input::new("log_magnitude", TensorView::f32(&[1, n, BINS], &b.logmag[..n * BINS])?),
+                ],
+                &mut b.recon_out,
+            )?;
+            let mask = b.recon_out[0].as_f32()?;
+            if mask.len() != n * BINS {
+                return Err(Error::new(
+                    ErrorKind::Backend,
+                    format!("the reconstructor gave {} mask values for {n} frames of {BINS} bins", mask.len()),
+                ));
+            }
+            for j in 0..n {
+                let spectrum = &mut b.spectra[j * BINS..(j + 1) * BINS];
+                for (c, &m) in spectrum.iter_mut().zip(&mask[j * BINS..(j + 1) * BINS]) {
+                    *c *= m;
+                }
+                let at = (done + j) * HOP;
+                self.synthesis.process(spectrum, &mut output[at..at + HOP])?;
+            }
+            self.frame += n as u64;
+            done += n;
+        }
+        Ok(())
     }
 
     /// Recomputes the target embedding from the last second of fbank frames.
@@ -302,15 +432,7 @@ impl Processor for Extractor {
         if self.frame == 0 || is_refresh(self.frame - 1) {
             self.refresh()?;
         }
-        self.history.copy_within(HOP.., 0);
-        self.history[WIN - HOP..].copy_from_slice(input);
-        self.fbank.frame(&self.history, &mut self.fb)?;
-        self.ring[self.ring_pos * MELS..(self.ring_pos + 1) * MELS].copy_from_slice(&self.fb);
-        self.ring_pos = (self.ring_pos + 1) % CONTEXT;
-        self.analysis.process(input, &mut self.spectrum)?;
-        for (l, c) in self.logmag.iter_mut().zip(&self.spectrum) {
-            *l = (c.norm() + 1e-5).ln();
-        }
+        self.front(input)?;
         let local = self.local.run(&[
             Input::new("fbank", TensorView::f32(&[1, 1, MELS], &self.fb)?),
             Input::new("target_global", self.target_global.view()),
@@ -329,6 +451,23 @@ impl Processor for Extractor {
         Ok(())
     }
 
+    fn block_hops(&self) -> usize {
+        REFRESH as usize
+    }
+
+    fn process_block(&mut self, input: &[f32], output: &mut [f32]) -> Result<()> {
+        if input.len() != output.len() || input.len() % HOP != 0 || input.len() > REFRESH as usize * HOP {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!("a block of {} samples in, {} out: not a whole number of hops, at most {REFRESH}", input.len(), output.len()),
+            ));
+        }
+        let mut b = self.blocks()?;
+        let r = self.run_block(&mut b, input, output);
+        self.blocks = Some(b);
+        r
+    }
+
     fn reset(&mut self) {
         self.analysis.reset();
         self.synthesis.reset();
@@ -337,5 +476,41 @@ impl Processor for Extractor {
         self.ring_pos = 0;
         self.local.reset();
         self.frame = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Blocks end exactly where the global feature is refreshed, so every frame of a block uses
+    /// the feature it would streaming.
+    #[test]
+    fn blocks_end_at_the_refreshes() {
+        let mut frame = 0u64;
+        let mut lens = Vec::new();
+        while frame < 200 {
+            let n = segment(frame, REFRESH as usize);
+            lens.push(n);
+            frame += n as u64;
+        }
+        assert_eq!(lens, [10, 15, 25, 50, 50, 50]);
+        // Whatever the blocks the caller hands over: no segment spans a refresh, none stops short
+        // of one unless the block ends.
+        for limit in [1usize, 7, 13, 50] {
+            let mut frame = 0u64;
+            while frame < 300 {
+                let mut left = limit;
+                while left > 0 {
+                    let n = segment(frame, left);
+                    for f in frame..frame + n as u64 - 1 {
+                        assert!(!is_refresh(f), "frame {f} refreshes inside a segment (limit {limit})");
+                    }
+                    assert!(n == left || is_refresh(frame + n as u64 - 1), "segment at {frame} stops early (limit {limit})");
+                    frame += n as u64;
+                    left -= n;
+                }
+            }
+        }
     }
 }

@@ -103,6 +103,27 @@ impl Stateful {
         Ok(&self.outputs)
     }
 
+    /// As [`Stateful::run`], on another session of the same graph (the same state inputs and
+    /// outputs: tss-small's block session) with its own `outputs`; the states carry over
+    /// between the two.
+    pub fn run_on(&mut self, session: &mut dyn Session, outputs: &mut [Tensor], inputs: &[Input<'_>]) -> Result<()> {
+        {
+            let mut all: smallvec::SmallVec<[Input<'_>; 8]> = smallvec::SmallVec::new();
+            all.extend_from_slice(inputs);
+            for (name, _, value, _) in &self.states {
+                all.push(Input::new(name, value.view()));
+            }
+            session.run(&all, outputs)?;
+        }
+        for (_, ix, value, _) in self.states.iter_mut() {
+            let out = outputs.get_mut(*ix).ok_or_else(|| {
+                Error::new(ErrorKind::InvalidPackage, format!("graph `{}` has no output {ix} for its state", session.name()))
+            })?;
+            std::mem::swap(value, out);
+        }
+        Ok(())
+    }
+
     pub fn reset(&mut self) {
         for (_, _, value, zero) in self.states.iter_mut() {
             value.clone_from(zero);
