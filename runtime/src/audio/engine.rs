@@ -161,7 +161,7 @@ impl Processor for Sum {
         output.fill(0.0);
         let scratch = scratch_for(&mut self.scratch, input.len())?;
         for p in self.parts.iter_mut() {
-            p.process_block(input, scratch)?;
+            in_blocks_of(p.as_mut(), input, scratch)?;
             output.iter_mut().zip(scratch.iter()).for_each(|(o, s)| *o += s);
         }
         Ok(())
@@ -185,6 +185,15 @@ impl Chain {
         let block = stages.iter().map(|p| p.block_hops()).max().unwrap_or(1).max(1);
         Ok(Chain { scratch: vec![0.0; key.1 * block], stages })
     }
+}
+
+/// A combinator's block through one of its parts, in blocks no longer than the part takes.
+fn in_blocks_of(p: &mut dyn Processor, input: &[f32], output: &mut [f32]) -> Result<()> {
+    let span = p.block_hops().max(1) * p.hop().max(1);
+    for (i, o) in input.chunks(span).zip(output.chunks_mut(span)) {
+        p.process_block(i, o)?;
+    }
+    Ok(())
 }
 
 /// The first `n` samples of a combinator's scratch buffer (sized at construction for its
@@ -226,7 +235,7 @@ impl Processor for Chain {
         let scratch = scratch_for(&mut self.scratch, input.len())?;
         for s in self.stages.iter_mut() {
             scratch.copy_from_slice(output);
-            s.process_block(scratch, output)?;
+            in_blocks_of(s.as_mut(), scratch, output)?;
         }
         Ok(())
     }
@@ -546,9 +555,10 @@ mod tests {
         }
     }
 
-    /// Doubles its input; prefers blocks of three hops and notes the length of every call.
+    /// Doubles its input; prefers blocks of `block` hops and notes the length of every call.
     struct Blocky {
         calls: std::sync::Arc<std::sync::Mutex<Vec<usize>>>,
+        block: usize,
     }
 
     impl Processor for Blocky {
@@ -568,16 +578,21 @@ mod tests {
         }
         fn reset(&mut self) {}
         fn block_hops(&self) -> usize {
-            3
+            self.block
         }
         fn process_block(&mut self, input: &[f32], output: &mut [f32]) -> Result<()> {
+            assert!(input.len() <= self.block * 4, "a block longer than this processor takes");
             self.process(input, output)
         }
     }
 
-    fn blocky() -> (Box<dyn Processor>, std::sync::Arc<std::sync::Mutex<Vec<usize>>>) {
+    fn blocky_of(block: usize) -> (Box<dyn Processor>, std::sync::Arc<std::sync::Mutex<Vec<usize>>>) {
         let calls = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        (Box::new(Blocky { calls: calls.clone() }), calls)
+        (Box::new(Blocky { calls: calls.clone(), block }), calls)
+    }
+
+    fn blocky() -> (Box<dyn Processor>, std::sync::Arc<std::sync::Mutex<Vec<usize>>>) {
+        blocky_of(3)
     }
 
     #[test]
@@ -617,6 +632,17 @@ mod tests {
         chain.process_block(&x, &mut y).unwrap();
         assert!(y.iter().zip(&x).all(|(y, x)| *y == 4.0 * x));
         assert_eq!((c1.lock().unwrap().clone(), c2.lock().unwrap().clone()), (vec![12], vec![12]));
+
+        // A part that takes shorter blocks gets the block in pieces it takes.
+        let ((p1, c1), (p2, c2)) = (blocky(), blocky_of(2));
+        let mut sum = Sum::new(vec![p1, p2]).unwrap();
+        sum.process_block(&x, &mut y).unwrap();
+        assert!(y.iter().zip(&x).all(|(y, x)| *y == 4.0 * x));
+        assert_eq!((c1.lock().unwrap().clone(), c2.lock().unwrap().clone()), (vec![12], vec![8, 4]));
+        let ((p1, _), (p2, c2)) = (blocky(), blocky_of(1));
+        let mut chain = Chain::new(vec![p1, p2]).unwrap();
+        chain.process_block(&x, &mut y).unwrap();
+        assert_eq!(c2.lock().unwrap().clone(), vec![4, 4, 4]);
 
         let (p, c) = blocky();
         let mut r = Residual::new(p);
