@@ -25,15 +25,18 @@ fn main() {
     let n = r.read(&mut x).unwrap();
     x.truncate(n);
     let audio: Vec<f32> = x.iter().copied().cycle().take(60 * 16_000).collect();
+    let extractor = |b| {
+        let mut model = TssModel::new(&pkg, b, 1).unwrap();
+        let q = model.embed("dog barking").unwrap();
+        model.extractor(q).unwrap()
+    };
     println!("| backend | hops | p50 µs | p99 µs | max µs | p99 / hop | RTF |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
     for (b, p) in [(BackendChoice::Tract, Provider::Tract), (BackendChoice::OrtCpu, Provider::OrtCpu)] {
         if !p.compiled() {
             continue;
         }
-        let mut model = TssModel::new(&pkg, b, 1).unwrap();
-        let q = model.embed("dog barking").unwrap();
-        let mut ex = model.extractor(q).unwrap();
+        let mut ex = extractor(b);
         let hop = ex.hop();
         let mut out = vec![0.0f32; hop];
         let mut times = Vec::with_capacity(audio.len() / hop);
@@ -64,9 +67,7 @@ fn main() {
         if !p.compiled() {
             continue;
         }
-        let mut model = TssModel::new(&pkg, b, 1).unwrap();
-        let q = model.embed("dog barking").unwrap();
-        let mut ex = model.extractor(q).unwrap();
+        let mut ex = extractor(b);
         let span = ex.hop() * ex.block_hops();
         let mut out = vec![0.0f32; span];
         // The first block loads the block sessions: not part of the steady state.

@@ -454,33 +454,8 @@ pub unsafe extern "C" fn edgert_separator_process(
     output: *mut f32,
     output_len: usize,
 ) -> EdgertStatus {
-    guard(|| {
-        // SAFETY: the function's contract.
-        let inner = unsafe { live(sep) }?;
-        if input.is_null() || output.is_null() {
-            return Err(fail(EdgertStatus::EdgertNullPointer, if input.is_null() { "input is NULL" } else { "output is NULL" }));
-        }
-        let hop = inner.processor.hop();
-        if input_len != hop || output_len != hop {
-            return Err(fail(
-                EdgertStatus::EdgertBufferSize,
-                &format!("buffers of {input_len} and {output_len} samples given; a frame is {hop} samples"),
-            ));
-        }
-        // SAFETY: non-NULL, lengths as the caller states them (the contract).
-        let (input, output) = unsafe { (std::slice::from_raw_parts(input, hop), std::slice::from_raw_parts_mut(output, hop)) };
-        if input.iter().all(|x| x.is_finite()) {
-            inner.processor.process(input, output)?;
-        } else {
-            // Sanitised into the output buffer first, then processed from a copy made there.
-            for (o, x) in output.iter_mut().zip(input) {
-                *o = if x.is_finite() { *x } else { 0.0 };
-            }
-            let clean: smallvec::SmallVec<[f32; 1024]> = output.iter().copied().collect();
-            inner.processor.process(&clean, output)?;
-        }
-        Ok(())
-    })
+    // SAFETY: the function's contract.
+    unsafe { process_frames(sep, input, input_len, output, output_len, false) }
 }
 
 /// Frames per block that `edgert_separator_process_block` takes at most, and is fastest with
@@ -521,33 +496,56 @@ pub unsafe extern "C" fn edgert_separator_process_block(
     output: *mut f32,
     output_len: usize,
 ) -> EdgertStatus {
+    // SAFETY: the function's contract.
+    unsafe { process_frames(sep, input, input_len, output, output_len, true) }
+}
+
+/// The two process calls' common body: the buffers checked (one frame, or with `block` 1 to
+/// `block_hops` frames), the input sanitised into the separator's scratch, then processed.
+///
+/// # Safety
+/// As `edgert_separator_process`.
+unsafe fn process_frames(
+    sep: *mut EdgertSeparator,
+    input: *const f32,
+    input_len: usize,
+    output: *mut f32,
+    output_len: usize,
+    block: bool,
+) -> EdgertStatus {
     guard(|| {
-        // SAFETY: the function's contract.
+        // SAFETY: the caller's contract.
         let inner = unsafe { live(sep) }?;
         if input.is_null() || output.is_null() {
             return Err(fail(EdgertStatus::EdgertNullPointer, if input.is_null() { "input is NULL" } else { "output is NULL" }));
         }
         let hop = inner.processor.hop();
-        let most = inner.processor.block_hops().max(1);
-        if input_len != output_len || hop == 0 || input_len % hop != 0 || input_len == 0 || input_len > most * hop {
-            return Err(fail(
-                EdgertStatus::EdgertBufferSize,
-                &format!(
-                    "buffers of {input_len} and {output_len} samples given; a block is 1 to {most} frames of {hop} samples, the same in and out"
-                ),
-            ));
+        let most = if block { inner.processor.block_hops().max(1) } else { 1 };
+        let whole = hop > 0 && input_len == output_len && input_len % hop == 0;
+        if !whole || input_len < hop || input_len > most * hop {
+            let want = if block {
+                format!("a block is 1 to {most} frames of {hop} samples, the same in and out")
+            } else {
+                format!("a frame is {hop} samples")
+            };
+            return Err(fail(EdgertStatus::EdgertBufferSize, &format!("buffers of {input_len} and {output_len} samples given; {want}")));
         }
         // SAFETY: non-NULL, lengths as the caller states them (the contract).
         let (input, output) =
             unsafe { (std::slice::from_raw_parts(input, input_len), std::slice::from_raw_parts_mut(output, output_len)) };
+        // Sized for the processor's largest block when it was built (and at each query change).
         let clean = inner
             .scratch
             .get_mut(..input_len)
-            .ok_or_else(|| fail(EdgertStatus::EdgertBufferSize, &format!("a block of {input_len} samples: more than the separator holds")))?;
+            .ok_or_else(|| fail(EdgertStatus::EdgertBufferSize, &format!("{input_len} samples: more than the separator holds")))?;
         for (c, x) in clean.iter_mut().zip(input) {
             *c = if x.is_finite() { *x } else { 0.0 };
         }
-        inner.processor.process_block(clean, output)?;
+        if block {
+            inner.processor.process_block(clean, output)?;
+        } else {
+            inner.processor.process(clean, output)?;
+        }
         Ok(())
     })
 }

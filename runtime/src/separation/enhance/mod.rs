@@ -54,6 +54,31 @@ pub(crate) fn open_session(pkg: &Package, role: &str, graph: Option<&Graph>, opt
     backend::load(g, &so)
 }
 
+/// Runs `session` on `inputs` plus the states, then swaps the state outputs in as the next
+/// run's states.
+fn run_with_states(
+    states: &mut [(String, usize, Tensor, Tensor)],
+    session: &mut dyn Session,
+    outputs: &mut [Tensor],
+    inputs: &[Input<'_>],
+) -> Result<()> {
+    {
+        let mut all: smallvec::SmallVec<[Input<'_>; 8]> = smallvec::SmallVec::new();
+        all.extend_from_slice(inputs);
+        for (name, _, value, _) in states.iter() {
+            all.push(Input::new(name, value.view()));
+        }
+        session.run(&all, outputs)?;
+    }
+    for (_, ix, value, _) in states.iter_mut() {
+        let out = outputs.get_mut(*ix).ok_or_else(|| {
+            Error::new(ErrorKind::InvalidPackage, format!("graph `{}` has no output {ix} for its state", session.name()))
+        })?;
+        std::mem::swap(value, out);
+    }
+    Ok(())
+}
+
 /// A session run a hop at a time whose state outputs feed its state inputs at the next hop.
 pub(crate) struct Stateful {
     session: Box<dyn Session>,
@@ -89,17 +114,7 @@ impl Stateful {
     /// Runs with `inputs` plus the states; returns the outputs (states already swapped in for
     /// the next run: read only the non-state outputs).
     pub fn run(&mut self, inputs: &[Input<'_>]) -> Result<&[Tensor]> {
-        {
-            let mut all: smallvec::SmallVec<[Input<'_>; 8]> = smallvec::SmallVec::new();
-            all.extend_from_slice(inputs);
-            for (name, _, value, _) in &self.states {
-                all.push(Input::new(name, value.view()));
-            }
-            self.session.run(&all, &mut self.outputs)?;
-        }
-        for (_, ix, value, _) in self.states.iter_mut() {
-            std::mem::swap(value, &mut self.outputs[*ix]);
-        }
+        run_with_states(&mut self.states, self.session.as_mut(), &mut self.outputs, inputs)?;
         Ok(&self.outputs)
     }
 
@@ -107,21 +122,7 @@ impl Stateful {
     /// outputs: tss-small's block session) with its own `outputs`; the states carry over
     /// between the two.
     pub fn run_on(&mut self, session: &mut dyn Session, outputs: &mut [Tensor], inputs: &[Input<'_>]) -> Result<()> {
-        {
-            let mut all: smallvec::SmallVec<[Input<'_>; 8]> = smallvec::SmallVec::new();
-            all.extend_from_slice(inputs);
-            for (name, _, value, _) in &self.states {
-                all.push(Input::new(name, value.view()));
-            }
-            session.run(&all, outputs)?;
-        }
-        for (_, ix, value, _) in self.states.iter_mut() {
-            let out = outputs.get_mut(*ix).ok_or_else(|| {
-                Error::new(ErrorKind::InvalidPackage, format!("graph `{}` has no output {ix} for its state", session.name()))
-            })?;
-            std::mem::swap(value, out);
-        }
-        Ok(())
+        run_with_states(&mut self.states, session, outputs, inputs)
     }
 
     pub fn reset(&mut self) {
