@@ -195,6 +195,12 @@ const PARTICLE_VERBS: &[(&str, &str, Verb)] = &[
     ("pick", "out", Verb::Extract),
 ];
 
+/// Openers (of [`OPENERS`]) after which a trailing particle makes the clause a removal: "keep the
+/// dog out", "I want the hum out". After a verb that asks for the sound itself ("isolate",
+/// "extract", "hear") the particle belongs to the description: "isolate the alarm going off",
+/// "extract the car driving away".
+const WEAK_OPENERS: &[&str] = &["keep", "get", "i want", "i just want", "i only want"];
+
 /// Descriptions that name the whole recording rather than a sound ("everything without the
 /// drums"): they add nothing to the operations.
 const WHOLE: &[&str] = &["everything", "anything", "all", "the rest", "rest", "it", "mix", "recording", "audio", "track", "clip"];
@@ -323,6 +329,7 @@ pub fn parse(query: &str) -> Result<Vec<Operation>> {
             }
         }
         let mut clause_verb = None;
+        let mut weak = false;
         let particle = PARTICLE_VERBS.iter().find_map(|(verb, particle, v)| {
             let inner = strip_prefix_phrase(c, verb)?;
             let object = strip_suffix_phrase(inner, particle)?;
@@ -331,14 +338,15 @@ pub fn parse(query: &str) -> Result<Vec<Operation>> {
         if let Some((object, v)) = particle {
             clause_verb = Some(v);
             c = object;
-        } else if let Some((rest, v)) = OPENERS.iter().find_map(|(p, v)| strip_prefix_phrase(c, p).map(|r| (r, *v))) {
+        } else if let Some((rest, v, p)) = OPENERS.iter().find_map(|(p, v)| strip_prefix_phrase(c, p).map(|r| (r, *v, *p))) {
             clause_verb = Some(v);
+            weak = WEAK_OPENERS.contains(&p);
             c = rest;
         }
         // "take the dog out", "cut the music out", "turn the tv off".
         for (suffix, v) in [(" out", Verb::Remove), (" off", Verb::Remove), (" away", Verb::Remove), (" only", Verb::Extract)] {
             if let Some(rest) = c.strip_suffix(suffix) {
-                if clause_verb.is_none() || (clause_verb == Some(Verb::Extract) && v == Verb::Remove) {
+                if clause_verb.is_none() || (clause_verb == Some(Verb::Extract) && v == Verb::Remove && weak) {
                     clause_verb = Some(v);
                     c = rest;
                 }
