@@ -307,7 +307,7 @@ pub fn parse(query: &str) -> Result<Vec<Operation>> {
     for (from, to) in [("everything but ", "everything except "), ("anything but ", "anything except "), ("all but ", "all except ")] {
         text = text.replace(from, to);
     }
-    text = text.replace(" without ", " ; without ").replace(" except ", " except ");
+    text = text.replace(" without ", " ; without ");
     if text.chars().all(|c| !c.is_alphanumeric()) {
         let what = if query.trim().is_empty() { "empty" } else { "made of symbols only" };
         return Err(Error::new(ErrorKind::InvalidInput, format!("the query is {what}; {hint}")));
