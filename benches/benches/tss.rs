@@ -25,6 +25,10 @@ fn main() {
     let n = r.read(&mut x).unwrap();
     x.truncate(n);
     let audio: Vec<f32> = x.iter().copied().cycle().take(60 * 16_000).collect();
+    let backends: Vec<(BackendChoice, Provider)> = [(BackendChoice::Tract, Provider::Tract), (BackendChoice::OrtCpu, Provider::OrtCpu)]
+        .into_iter()
+        .filter(|(_, p)| p.compiled())
+        .collect();
     let extractor = |b| {
         let mut model = TssModel::new(&pkg, b, 1).unwrap();
         let q = model.embed("dog barking").unwrap();
@@ -32,10 +36,7 @@ fn main() {
     };
     println!("| backend | hops | p50 µs | p99 µs | max µs | p99 / hop | RTF |");
     println!("|---|---:|---:|---:|---:|---:|---:|");
-    for (b, p) in [(BackendChoice::Tract, Provider::Tract), (BackendChoice::OrtCpu, Provider::OrtCpu)] {
-        if !p.compiled() {
-            continue;
-        }
+    for &(b, p) in &backends {
         let mut ex = extractor(b);
         let hop = ex.hop();
         let mut out = vec![0.0f32; hop];
@@ -63,10 +64,7 @@ fn main() {
     println!();
     println!("| backend | offline: hops per call | µs per hop | RTF | × real time |");
     println!("|---|---:|---:|---:|---:|");
-    for (b, p) in [(BackendChoice::Tract, Provider::Tract), (BackendChoice::OrtCpu, Provider::OrtCpu)] {
-        if !p.compiled() {
-            continue;
-        }
+    for &(b, p) in &backends {
         let mut ex = extractor(b);
         let span = ex.hop() * ex.block_hops();
         let mut out = vec![0.0f32; span];

@@ -103,9 +103,14 @@ struct Inner {
 
 impl Inner {
     fn new(pkg: Package, opts: EnhanceOptions, max_memory: Option<u64>, processor: Box<dyn Processor>) -> Inner {
-        let scratch = vec![0.0; processor.hop() * processor.block_hops().max(1)];
+        let scratch = vec![0.0; block_len(processor.as_ref())];
         Inner { pkg, opts, max_memory, processor, scratch }
     }
+}
+
+/// Samples in the largest block `processor` takes.
+fn block_len(processor: &dyn Processor) -> usize {
+    processor.hop() * processor.block_hops().max(1)
 }
 
 /// An opaque separator: a model package, a query, and the state of the stream.
@@ -389,8 +394,7 @@ pub unsafe extern "C" fn edgert_separator_set_query(sep: *mut EdgertSeparator, q
         let inner = unsafe { live(sep) }?;
         let query = unsafe { text(query, "query", true) }?;
         let built = separation::build_within(&inner.pkg, query, &inner.opts, inner.max_memory)?;
-        let want = built.processor.hop() * built.processor.block_hops().max(1);
-        inner.scratch.resize(want, 0.0);
+        inner.scratch.resize(block_len(built.processor.as_ref()), 0.0);
         inner.processor = built.processor;
         Ok(())
     })
