@@ -252,11 +252,120 @@ struct LiveRun {
     report: Value,
     stderr: String,
     recording: Vec<f32>,
+    /// How late the machine ran a top-priority thread during the run.
+    stalls: Stalls,
 }
+
+/// What [`StallMonitor`] saw during a run.
+#[derive(Clone, Copy, Debug)]
+struct Stalls {
+    /// The longest a top-priority thread waited past its wake-up time, in ms.
+    worst_ms: f64,
+    /// Whether every monitor thread got real-time priority (without it, what it sees is
+    /// ordinary contention and excuses nothing).
+    realtime: bool,
+}
+
+impl Stalls {
+    /// Whether the machine itself failed a real-time deadline during the run: it kept a thread
+    /// that nothing else on the machine may preempt waiting longer than the quarter period edgert
+    /// keeps in hand for scheduling. On a shared virtual machine the hypervisor does this now and
+    /// then (10–12 ms stalls measured on the 2-vCPU CI machine); no program can meet a 10 ms
+    /// period through them, so a real-time failure in such a run says nothing about edgert.
+    fn machine_failed(&self) -> bool {
+        self.realtime && self.worst_ms > 0.25 * PERIOD as f64 * 1000.0 / f64::from(RATE)
+    }
+}
+
+impl std::fmt::Display for Stalls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let how = if self.realtime { "SCHED_FIFO 50" } else { "normal priority: real-time refused" };
+        write!(f, "the machine kept a top-priority thread waiting up to {:.1} ms ({how})", self.worst_ms)
+    }
+}
+
+/// cyclictest's measure, while a test runs: one thread per CPU, pinned to it, at `SCHED_FIFO` 50
+/// (above the JACK server's 10 and everything edgert runs), waking every millisecond and noting
+/// how late it woke. Nothing on the machine may delay such a thread but the kernel and the
+/// hypervisor, so its lateness is the machine's, not the program's under test.
+struct StallMonitor {
+    stop: Arc<AtomicBool>,
+    worst_ns: Arc<std::sync::atomic::AtomicU64>,
+    realtime: Arc<AtomicUsize>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl StallMonitor {
+    fn start() -> StallMonitor {
+        let stop = Arc::new(AtomicBool::new(false));
+        let worst_ns = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let realtime = Arc::new(AtomicUsize::new(0));
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let threads = (0..cpus)
+            .map(|cpu| {
+                let (stop, worst_ns, realtime) = (stop.clone(), worst_ns.clone(), realtime.clone());
+                std::thread::spawn(move || {
+                    // SAFETY: plain libc calls on this thread with valid, initialised arguments.
+                    let promoted = unsafe {
+                        let mut set: libc::cpu_set_t = std::mem::zeroed();
+                        libc::CPU_SET(cpu, &mut set);
+                        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+                        let param = libc::sched_param { sched_priority: 50 };
+                        libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_FIFO, &param) == 0
+                    };
+                    if promoted {
+                        realtime.fetch_add(1, Ordering::Relaxed);
+                    }
+                    let tick = Duration::from_millis(1);
+                    while !stop.load(Ordering::Relaxed) {
+                        let t = Instant::now();
+                        std::thread::sleep(tick);
+                        let late = t.elapsed().saturating_sub(tick);
+                        worst_ns.fetch_max(late.as_nanos() as u64, Ordering::Relaxed);
+                    }
+                })
+            })
+            .collect();
+        StallMonitor { stop, worst_ns, realtime, threads }
+    }
+
+    fn finish(self) -> Stalls {
+        self.stop.store(true, Ordering::Relaxed);
+        let n = self.threads.len();
+        for t in self.threads {
+            let _ = t.join();
+        }
+        Stalls { worst_ms: self.worst_ns.load(Ordering::Relaxed) as f64 / 1e6, realtime: self.realtime.load(Ordering::Relaxed) == n }
+    }
+}
+
+/// Runs `attempt` until `real_time` accepts its run, at most [`ATTEMPTS`] times, and returns that
+/// run. `real_time` holds the checks that need the machine to keep its deadlines (no underruns,
+/// no xruns): a run that fails them while [`StallMonitor`] saw the machine itself miss a deadline
+/// is run again, once the cause is printed; a run that fails them on a machine that kept time
+/// fails the test at once, and so does the last attempt, whatever the machine did.
+fn until_the_machine_keeps_time(mut attempt: impl FnMut() -> LiveRun, real_time: impl Fn(&Value) -> Result<(), String>) -> LiveRun {
+    for n in 1..=ATTEMPTS {
+        let run = attempt();
+        eprintln!("attempt {n}: {}", run.stalls);
+        match real_time(&run.report) {
+            Ok(()) => return run,
+            Err(e) if n < ATTEMPTS && run.stalls.machine_failed() => {
+                eprintln!("attempt {n} failed while the machine missed its own deadlines, running it again: {e}");
+            }
+            Err(e) => panic!("{e}\n{}\n{}", run.stalls, run.stderr),
+        }
+    }
+    unreachable!("the last attempt returns or panics")
+}
+
+/// How many times a real-time run is tried when the machine, not edgert, missed a deadline.
+const ATTEMPTS: usize = 4;
 
 /// Runs `edgert live` on the JACK server with `args`, plays the signal through it, stops it with
 /// `/quit` on stdin and returns its JSON report and the recording.
 fn live_run(signal: &[f32], args: &[&str]) -> LiveRun {
+    let monitor = StallMonitor::start();
     let mut rig = Rig::new(signal.to_vec());
     let (mut child, reader) = start_live(
         edgert().args(["live", "--host", "jack", "--json", "--status-every", "1"]).args(args).stdin(Stdio::piped()),
@@ -268,8 +377,9 @@ fn live_run(signal: &[f32], args: &[&str]) -> LiveRun {
     let out = child.wait_with_output().unwrap();
     let stderr = reader.join().unwrap();
     assert!(out.status.success(), "edgert live failed ({}): {stderr}", out.status);
+    let stalls = monitor.finish();
     let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("no JSON report ({e}): {stderr}"));
-    LiveRun { report, stderr, recording }
+    LiveRun { report, stderr, recording, stalls }
 }
 
 fn offline(input: &Path, out: &Path, args: &[&str]) -> Vec<f32> {
@@ -293,12 +403,19 @@ fn normal_load(model_args: &[&str], tag: &str, min_corr: f64, level: std::ops::R
     let sig_path = tmp(&format!("{tag}-signal.wav"));
     let signal = signal48(&sig_path);
     let reference = offline(&sig_path, &tmp(&format!("{tag}-offline.wav")), model_args);
-    let run = live_run(&signal, model_args);
+    let run = until_the_machine_keeps_time(
+        || live_run(&signal, model_args),
+        |r| {
+            eprintln!("{tag}: worst worker step {} µs; {}", r["max_step_us"], r["notes"]);
+            for key in ["underruns", "overruns", "overloads"] {
+                if u(r, key) != 0 {
+                    return Err(format!("{key} at normal load: {r}"));
+                }
+            }
+            Ok(())
+        },
+    );
     let r = &run.report;
-    eprintln!("{tag}: worst worker step {} µs; {}", r["max_step_us"], r["notes"]);
-    assert_eq!(u(r, "underruns"), 0, "{r}\n{}", run.stderr);
-    assert_eq!(u(r, "overruns"), 0, "{r}");
-    assert_eq!(u(r, "overloads"), 0, "{r}");
     assert_eq!(u(r, "callback_allocations"), 0, "the audio callbacks allocated: {r}");
     assert_eq!(u(r, "period_frames"), PERIOD as u64, "{r}");
     assert!(u(r, "hops") > 0, "{r}");
@@ -339,19 +456,29 @@ fn forced_overload_degrades_and_recovers_without_blocking_the_callbacks() {
     let _g = serial();
     let _jack = Jack::start("overload");
     let signal = signal48(&tmp("overload-signal.wav"));
-    let run = live_run(&signal, &["--model", "models/third_party/gtcrn", "--stress-rtf", "1.6", "--stress-seconds", "3"]);
+    let run = until_the_machine_keeps_time(
+        || live_run(&signal, &["--model", "models/third_party/gtcrn", "--stress-rtf", "1.6", "--stress-seconds", "3"]),
+        |r| {
+            // The callbacks ran every period throughout: the server called them as often as its
+            // clock says (a blocked callback would have made the server skip cycles and report
+            // xruns).
+            let seconds = r["seconds"].as_f64().unwrap();
+            let expected = seconds * f64::from(RATE) / PERIOD as f64;
+            let calls = u(r, "out_callbacks") as f64;
+            if calls <= 0.9 * expected {
+                return Err(format!("{calls} playback callbacks in {seconds:.1} s, expected about {expected:.0}: {r}"));
+            }
+            if u(r, "xruns") != 0 {
+                return Err(format!("xruns under overload: {r}"));
+            }
+            Ok(())
+        },
+    );
     let r = &run.report;
     assert!(u(r, "overloads") >= 1, "no overload detected: {r}\n{}", run.stderr);
     assert!(u(r, "recoveries") >= 1, "never recovered: {r}\n{}", run.stderr);
     assert!(run.stderr.contains("live: overload:") && run.stderr.contains("live: recovered"), "{}", run.stderr);
     assert_eq!(u(r, "callback_allocations"), 0, "{r}");
-    // The callbacks ran every period throughout: the server called them as often as its clock
-    // says (a blocked callback would have made the server skip cycles and report xruns).
-    let seconds = r["seconds"].as_f64().unwrap();
-    let expected = seconds * f64::from(RATE) / PERIOD as f64;
-    let calls = u(r, "out_callbacks") as f64;
-    assert!(calls > 0.9 * expected, "{calls} playback callbacks in {seconds:.1} s, expected about {expected:.0}: {r}");
-    assert_eq!(u(r, "xruns"), 0, "{r}");
     // The audio kept coming while overloaded (passed through) and after.
     let recorded = &run.recording;
     let quarter = recorded.len() / 4;
