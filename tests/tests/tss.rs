@@ -36,8 +36,10 @@ fn package() -> Package {
 fn run(input: &Path, query: &str, backend: BackendChoice) -> edgert::Result<Vec<f32>> {
     let pkg = package();
     let opts = EnhanceOptions { backend, threads: 1, fallback: false };
-    let out: PathBuf =
-        std::env::temp_dir().join(format!("edgert-tss-{}-{:?}-{}.wav", std::process::id(), backend, query.len()));
+    // One name per call: the tests run side by side.
+    static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let out: PathBuf = std::env::temp_dir().join(format!("edgert-tss-{}-{call}.wav", std::process::id()));
     run_file(
         input,
         &out,
@@ -154,6 +156,62 @@ fn removal_is_the_input_minus_the_extraction() {
     let removed = run(&mix_path, &format!("remove the {}", c.seen), b).unwrap();
     let worst = kept.iter().zip(&removed).zip(&mix).map(|((k, r), m)| (k + r - m).abs()).fold(0.0f32, f32::max);
     assert!(worst < 1e-5, "extraction + removal = input, off by {worst}");
+}
+
+/// Several descriptions extracted at once: the union of what each picks (their masks joined by
+/// the larger value per bin), against the Python reference doing the same.
+#[test]
+fn several_extractions_match_the_python_reference() {
+    #[derive(Deserialize)]
+    struct Case {
+        id: String,
+        descriptions: Vec<String>,
+    }
+    let cases: Vec<Case> = serde_json::from_str(&std::fs::read_to_string(golden_dir().join("tss/union.json")).unwrap()).unwrap();
+    assert!(!cases.is_empty());
+    for b in backends() {
+        for c in &cases {
+            let mix = golden_dir().join(format!("tss/{}_mix.wav", c.id));
+            let query = format!("isolate the {} and the {}", c.descriptions[0], c.descriptions[1]);
+            let y = run(&mix, &query, b).unwrap();
+            let reference = reference(&c.id, "union_reference");
+            assert_eq!(y.len(), reference.len());
+            let s = si_sdr(&reference, &y);
+            eprintln!("clip {} ({query}) on {b:?}: {s:.1} dB", c.id);
+            assert!(s >= 35.0, "clip {} ({query}) on {b:?}: SI-SDR {s:.1} dB against the union reference", c.id);
+            // Not the sum of the two extractions: that keeps what both pick twice.
+            let one = run(&mix, &format!("isolate the {}", c.descriptions[0]), b).unwrap();
+            let other = run(&mix, &format!("isolate the {}", c.descriptions[1]), b).unwrap();
+            let sum: Vec<f32> = one.iter().zip(&other).map(|(a, b)| a + b).collect();
+            let s_sum = si_sdr(&reference, &sum);
+            assert!(s_sum < s - 10.0, "clip {}: the sum of the extractions matches the union as well ({s_sum:.1} dB)", c.id);
+        }
+    }
+}
+
+/// A sound described twice is kept once: the union of a mask with itself is the mask.
+#[test]
+fn a_description_given_twice_is_extracted_once() {
+    let c = &clips()[1];
+    let mix_path = golden_dir().join(format!("tss/{}_mix.wav", c.id));
+    let b = backends()[0];
+    let once = run(&mix_path, &format!("isolate the {}", c.seen), b).unwrap();
+    let twice = run(&mix_path, &format!("isolate the {} and the {}", c.seen, c.seen), b).unwrap();
+    let worst = once.iter().zip(&twice).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    assert!(worst < 1e-6, "the same description twice differs from once by {worst}");
+}
+
+/// Removing several things takes out their union: the input less what extracting them all keeps.
+#[test]
+fn several_removals_take_out_the_union() {
+    let c = &clips()[1];
+    let mix_path = golden_dir().join(format!("tss/{}_mix.wav", c.id));
+    let mix = read_audio(&mix_path);
+    let b = backends()[0];
+    let kept = run(&mix_path, &format!("isolate the {} and the people talking", c.seen), b).unwrap();
+    let removed = run(&mix_path, &format!("remove the {} and the people talking", c.seen), b).unwrap();
+    let worst = kept.iter().zip(&removed).zip(&mix).map(|((k, r), m)| (k + r - m).abs()).fold(0.0f32, f32::max);
+    assert!(worst < 1e-5, "extraction + removal of the same descriptions = input, off by {worst}");
 }
 
 #[test]

@@ -101,7 +101,10 @@ class Reference:
         """Streaming: one frame per call of the frame-wise stages. `block`: as edgert runs a
         file — the frames between two refreshes of the global feature in one call each (the
         graphs' frame axis free; frames.py), the input padded with silence to whole blocks of
-        REFRESH frames."""
+        REFRESH frames. `query`: one embedding, or several ([Q, EMB]): each gets its own target
+        feature and recurrent state, and the masks are joined by their larger value per bin
+        (the union of what the descriptions pick, as edgert extracts several at once)."""
+        queries = np.atleast_2d(query).astype(np.float32)
         fe = self.fe
         x = torch.tensor(mix[None])
         # One extra hop so every input sample leaves the overlap-add (the runtime flushes too).
@@ -119,7 +122,7 @@ class Reference:
         padded = np.concatenate([np.full((M.CONTEXT, M.MELS), floor, np.float32), fb])
         points = [-1] + M.refresh_points(t)
         tg = None
-        h = np.zeros((1, 1, M.HIDDEN), np.float32)
+        h = [np.zeros((1, 1, M.HIDDEN), np.float32) for _ in queries]
         masks = np.zeros((t, M.BINS), np.float32)
         logmag = np.log(np.abs(spec) + 1e-5).astype(np.float32)
         pi = 0
@@ -129,14 +132,16 @@ class Reference:
                 r = points[pi]
                 window = padded[r + 1: r + 1 + M.CONTEXT].T[None]
                 mg = self.s["audio_encoder"].run(None, {"fbank": window})[0]
-                tg = self.s["global_separator"].run(None, {"mix_global": mg, "query": query[None].astype(np.float32)})[0]
+                tg = [self.s["global_separator"].run(None, {"mix_global": mg, "query": q[None]})[0] for q in queries]
                 pi += 1
             # Frames up to the next refresh (or one, streaming).
             end = f + 1
             if block:
                 end = points[pi] + 1 if pi < len(points) else t
-            local, h = self.s["local_separator"].run(None, {"fbank": fb[None, f:end], "target_global": tg, "h": h})
-            masks[f:end] = self.s["reconstructor"].run(None, {"local": local, "log_magnitude": logmag[None, f:end]})[0][0]
+            for k in range(len(queries)):
+                local, h[k] = self.s["local_separator"].run(None, {"fbank": fb[None, f:end], "target_global": tg[k], "h": h[k]})
+                m = self.s["reconstructor"].run(None, {"local": local, "log_magnitude": logmag[None, f:end]})[0][0]
+                masks[f:end] = m if k == 0 else np.maximum(masks[f:end], m)
             f = end
         with torch.no_grad():
             y = fe.istft(torch.tensor(spec * masks)[None])[0].numpy()

@@ -152,8 +152,16 @@ pub fn memory_estimate(pkg: &Package, query: Option<&str>, opts: &enhance::Enhan
             if !cached && encoder.is_some() {
                 parts.push(("text_encoder session".to_string(), session(crate::package::TEXT_ENCODER)?));
             }
-            for role in ["audio_encoder", "global_separator", "local_separator", "reconstructor"] {
-                parts.push((format!("{role} sessions ×{}", ops.len()), session(role)? * ops.len() as u64));
+            // One extractor for the extractions and one for the removals, each with a local
+            // separator per description (tss::TssModel::build).
+            let extractors = [true, false].iter().filter(|&&keep| ops.iter().any(|o| o.is_removal() != keep)).count();
+            for (role, n) in [
+                ("audio_encoder", extractors),
+                ("global_separator", extractors),
+                ("local_separator", ops.len()),
+                ("reconstructor", extractors),
+            ] {
+                parts.push((format!("{role} sessions ×{n}"), session(role)? * n as u64));
             }
         }
         _ => {

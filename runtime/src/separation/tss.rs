@@ -23,7 +23,7 @@
 
 use std::path::Path;
 
-use crate::audio::engine::{Chain, Sum};
+use crate::audio::engine::Chain;
 use crate::audio::{Processor, Residual};
 use crate::backend::{self, BackendChoice, Graph, Session, SessionOptions};
 use crate::dsp::mel::{Fbank, FbankOptions};
@@ -170,25 +170,30 @@ impl TssModel {
         Extractor::new(&self.pkg, self.backend, self.threads, query)
     }
 
-    /// The processor for a list of operations: extractions summed, then each removal subtracting
-    /// what it extracts from what is left.
+    /// An extractor of everything `queries` (embeddings) describe: the union of what each
+    /// extracts (see [`Extractor::union`]).
+    pub fn union(&self, queries: Vec<Vec<f32>>) -> Result<Extractor> {
+        Extractor::union(&self.pkg, self.backend, self.threads, queries)
+    }
+
+    /// The processor for a list of operations: what the extractions describe, kept together
+    /// (their union: a sound two of them describe is kept once), then what the removals
+    /// describe taken out together (the input less their union).
     pub fn build(&mut self, ops: &[Operation]) -> Result<Box<dyn Processor>> {
-        let mut extracts: Vec<Box<dyn Processor>> = Vec::new();
+        let mut keep = Vec::new();
+        let mut drop = Vec::new();
+        for op in ops {
+            match op {
+                Operation::Extract(d) => keep.push(self.embed(d)?),
+                Operation::Remove(d) => drop.push(self.embed(d)?),
+            }
+        }
         let mut stages: Vec<Box<dyn Processor>> = Vec::new();
-        for op in ops {
-            if let Operation::Extract(d) = op {
-                let q = self.embed(d)?;
-                extracts.push(Box::new(self.extractor(q)?));
-            }
+        if !keep.is_empty() {
+            stages.push(Box::new(self.union(keep)?));
         }
-        if !extracts.is_empty() {
-            stages.push(if extracts.len() == 1 { extracts.remove(0) } else { Box::new(Sum::new(extracts)?) });
-        }
-        for op in ops {
-            if let Operation::Remove(d) = op {
-                let q = self.embed(d)?;
-                stages.push(Box::new(Residual::new(self.extractor(q)?)));
-            }
+        if !drop.is_empty() {
+            stages.push(Box::new(Residual::new(self.union(drop)?)));
         }
         if stages.len() == 1 {
             return Ok(stages.remove(0));
@@ -220,9 +225,23 @@ struct Blocks {
     fb: Vec<f32>,
     logmag: Vec<f32>,
     spectra: Vec<Complex32>,
+    /// The joined masks of a block.
+    masks: Vec<f32>,
 }
 
-/// One extraction: the four separator stages run hop by hop on a query embedding.
+/// One description's own part of an extraction: its embedding, the target feature stage 1
+/// predicts for it, and the local separator (its recurrent state is the description's).
+struct Target {
+    query: Vec<f32>,
+    global: Tensor,
+    local: Stateful,
+}
+
+/// One extraction: the four separator stages run hop by hop on one or more query embeddings.
+/// With several, each description gets its own target feature and local features, and the
+/// masks are joined by their larger value per bin before the one synthesis: the union of what
+/// they describe, so that a sound two descriptions both pick ("the crowd cheering and clapping")
+/// is kept once, not twice. The mixture's analysis, fbank and audio embedding are shared.
 pub struct Extractor {
     analysis: StftAnalysis,
     synthesis: StftSynthesis,
@@ -234,14 +253,14 @@ pub struct Extractor {
     ring_pos: usize,
     context: Vec<f32>,
     logmag: Vec<f32>,
-    query: Vec<f32>,
+    /// The joined mask of a hop.
+    mask: Vec<f32>,
     mix_global: Tensor,
-    target_global: Tensor,
+    targets: Vec<Target>,
     encoder: Box<dyn Session>,
     encoder_out: Vec<Tensor>,
     global: Box<dyn Session>,
     global_out: Vec<Tensor>,
-    local: Stateful,
     recon: Box<dyn Session>,
     recon_out: Vec<Tensor>,
     frame: u64,
@@ -257,17 +276,30 @@ fn floor() -> f32 {
 
 impl Extractor {
     pub fn new(pkg: &Package, backend: BackendChoice, threads: usize, query: Vec<f32>) -> Result<Extractor> {
-        if query.len() != EMB {
-            return Err(Error::new(ErrorKind::InvalidInput, format!("a query embedding has {EMB} values, not {}", query.len())));
+        Extractor::union(pkg, backend, threads, vec![query])
+    }
+
+    /// An extractor of the union of what `queries` describe (at least one): the input with each
+    /// bin kept by the largest of the descriptions' masks. One query is [`Extractor::new`].
+    pub fn union(pkg: &Package, backend: BackendChoice, threads: usize, queries: Vec<Vec<f32>>) -> Result<Extractor> {
+        if queries.is_empty() {
+            return Err(Error::new(ErrorKind::InvalidInput, "an extraction needs at least one query"));
+        }
+        if let Some(q) = queries.iter().find(|q| q.len() != EMB) {
+            return Err(Error::new(ErrorKind::InvalidInput, format!("a query embedding has {EMB} values, not {}", q.len())));
         }
         // The four stages are independent graphs, loaded side by side (start-up on two cores is
-        // about half of loading them in turn; benches/RESULTS.md).
-        let roles = ["audio_encoder", "global_separator", "local_separator", "reconstructor"];
-        let mut jobs = Vec::with_capacity(roles.len());
+        // about half of loading them in turn; benches/RESULTS.md); each description after the
+        // first loads one more local separator (a session carries the recurrent state).
+        let roles = ["audio_encoder", "global_separator", "reconstructor"];
+        let mut jobs = Vec::with_capacity(roles.len() + queries.len());
         for role in roles {
             jobs.push((pkg.graph(role)?, pkg.session_options(role, backend).threads(threads)));
         }
-        let block_graphs = [2, 3].map(|i| {
+        for _ in &queries {
+            jobs.push((pkg.graph("local_separator")?, pkg.session_options("local_separator", backend).threads(threads)));
+        }
+        let block_graphs = [3, 2].map(|i| {
             let (g, o) = &jobs[i];
             let mut o = o.clone().dynamic(true);
             o.dims.retain(|(name, _)| name != "frames");
@@ -278,8 +310,12 @@ impl Extractor {
         });
         let mut loaded = backend::load_parallel(&jobs).into_iter();
         let mut next = || loaded.next().unwrap_or_else(|| Err(Error::new(ErrorKind::Backend, "a stage was not loaded")));
-        let (encoder, global, local, recon) = (next()?, next()?, next()?, next()?);
-        let local = Stateful::new(local, &[("h", "h_out", &[1, 1, HIDDEN])])?;
+        let (encoder, global, recon) = (next()?, next()?, next()?);
+        let mut targets = Vec::with_capacity(queries.len());
+        for query in queries {
+            let local = Stateful::new(next()?, &[("h", "h_out", &[1, 1, HIDDEN])])?;
+            targets.push(Target { query, global: Tensor::zeros(crate::tensor::DType::F32, &[1, EMB]), local });
+        }
         let w = Window::SqrtHann.values(WIN);
         Ok(Extractor {
             analysis: StftAnalysis::new(N_FFT, HOP, w.clone())?,
@@ -292,15 +328,14 @@ impl Extractor {
             ring_pos: 0,
             context: vec![0.0; MELS * CONTEXT],
             logmag: vec![0.0; BINS],
-            query,
+            mask: vec![0.0; BINS],
             mix_global: Tensor::zeros(crate::tensor::DType::F32, &[1, EMB]),
-            target_global: Tensor::zeros(crate::tensor::DType::F32, &[1, EMB]),
+            targets,
             encoder_out: encoder.new_outputs(),
             global_out: global.new_outputs(),
             recon_out: recon.new_outputs(),
             encoder,
             global,
-            local,
             recon,
             frame: 0,
             block_graphs,
@@ -326,6 +361,7 @@ impl Extractor {
             fb: vec![0.0; n * MELS],
             logmag: vec![0.0; n * BINS],
             spectra: vec![Complex32::default(); n * BINS],
+            masks: vec![0.0; n * BINS],
         }))
     }
 
@@ -359,28 +395,26 @@ impl Extractor {
                 b.spectra[j * BINS..(j + 1) * BINS].copy_from_slice(&self.spectrum);
                 b.logmag[j * BINS..(j + 1) * BINS].copy_from_slice(&self.logmag);
             }
-            self.local.run_on(
-                b.local.as_mut(),
-                &mut b.local_out,
-                &[
-                    Input::new("fbank", TensorView::f32(&[1, n, MELS], &b.fb[..n * MELS])?),
-                    Input::new("target_global", self.target_global.view()),
-                ],
-            )?;
-            b.recon.run(
-                &[
-                    Input::new("local", b.local_out[0].view()),
-                    Input::new("log_magnitude", TensorView::f32(&[1, n, BINS], &b.logmag[..n * BINS])?),
-                ],
-                &mut b.recon_out,
-            )?;
-            let mask = b.recon_out[0].as_f32()?;
-            if mask.len() != n * BINS {
-                return Err(Error::new(
-                    ErrorKind::Backend,
-                    format!("the reconstructor gave {} mask values for {n} frames of {BINS} bins", mask.len()),
-                ));
+            let masks = &mut b.masks[..n * BINS];
+            for (k, t) in self.targets.iter_mut().enumerate() {
+                t.local.run_on(
+                    b.local.as_mut(),
+                    &mut b.local_out,
+                    &[
+                        Input::new("fbank", TensorView::f32(&[1, n, MELS], &b.fb[..n * MELS])?),
+                        Input::new("target_global", t.global.view()),
+                    ],
+                )?;
+                b.recon.run(
+                    &[
+                        Input::new("local", b.local_out[0].view()),
+                        Input::new("log_magnitude", TensorView::f32(&[1, n, BINS], &b.logmag[..n * BINS])?),
+                    ],
+                    &mut b.recon_out,
+                )?;
+                join(masks, b.recon_out[0].as_f32()?, k == 0)?;
             }
+            let mask = &b.masks[..n * BINS];
             for j in 0..n {
                 let spectrum = &mut b.spectra[j * BINS..(j + 1) * BINS];
                 for (c, &m) in spectrum.iter_mut().zip(&mask[j * BINS..(j + 1) * BINS]) {
@@ -406,13 +440,32 @@ impl Extractor {
         }
         self.encoder.run(&[Input::new("fbank", TensorView::f32(&[1, MELS, CONTEXT], &self.context)?)], &mut self.encoder_out)?;
         std::mem::swap(&mut self.mix_global, &mut self.encoder_out[0]);
-        self.global.run(
-            &[Input::new("mix_global", self.mix_global.view()), Input::new("query", TensorView::f32(&[1, EMB], &self.query)?)],
-            &mut self.global_out,
-        )?;
-        std::mem::swap(&mut self.target_global, &mut self.global_out[0]);
+        for t in self.targets.iter_mut() {
+            self.global.run(
+                &[Input::new("mix_global", self.mix_global.view()), Input::new("query", TensorView::f32(&[1, EMB], &t.query)?)],
+                &mut self.global_out,
+            )?;
+            std::mem::swap(&mut t.global, &mut self.global_out[0]);
+        }
         Ok(())
     }
+}
+
+/// Joins a description's mask into `joined`: copied for the first (`first`), the larger value
+/// per bin after — the union of what the descriptions pick.
+fn join(joined: &mut [f32], mask: &[f32], first: bool) -> Result<()> {
+    if mask.len() != joined.len() {
+        return Err(Error::new(
+            ErrorKind::Backend,
+            format!("the reconstructor gave {} mask values for {} frames of {BINS} bins", mask.len(), joined.len() / BINS),
+        ));
+    }
+    if first {
+        joined.copy_from_slice(mask);
+    } else {
+        joined.iter_mut().zip(mask).for_each(|(j, &m)| *j = j.max(m));
+    }
+    Ok(())
 }
 
 impl Processor for Extractor {
@@ -433,17 +486,18 @@ impl Processor for Extractor {
             self.refresh()?;
         }
         self.front(input)?;
-        let local = self.local.run(&[
-            Input::new("fbank", TensorView::f32(&[1, 1, MELS], &self.fb)?),
-            Input::new("target_global", self.target_global.view()),
-        ])?;
-        let local = &local[0];
-        self.recon.run(
-            &[Input::new("local", local.view()), Input::new("log_magnitude", TensorView::f32(&[1, 1, BINS], &self.logmag)?)],
-            &mut self.recon_out,
-        )?;
-        let mask = self.recon_out[0].as_f32()?;
-        for (c, &m) in self.spectrum.iter_mut().zip(mask) {
+        for (k, t) in self.targets.iter_mut().enumerate() {
+            let local = t.local.run(&[
+                Input::new("fbank", TensorView::f32(&[1, 1, MELS], &self.fb)?),
+                Input::new("target_global", t.global.view()),
+            ])?;
+            self.recon.run(
+                &[Input::new("local", local[0].view()), Input::new("log_magnitude", TensorView::f32(&[1, 1, BINS], &self.logmag)?)],
+                &mut self.recon_out,
+            )?;
+            join(&mut self.mask, self.recon_out[0].as_f32()?, k == 0)?;
+        }
+        for (c, &m) in self.spectrum.iter_mut().zip(&self.mask) {
             *c *= m;
         }
         self.synthesis.process(&mut self.spectrum, output)?;
@@ -474,7 +528,7 @@ impl Processor for Extractor {
         self.history.fill(0.0);
         self.ring.fill(floor());
         self.ring_pos = 0;
-        self.local.reset();
+        self.targets.iter_mut().for_each(|t| t.local.reset());
         self.frame = 0;
     }
 }
