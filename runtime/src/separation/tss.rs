@@ -299,6 +299,7 @@ impl Extractor {
         for _ in &queries {
             jobs.push((pkg.graph("local_separator")?, pkg.session_options("local_separator", backend).threads(threads)));
         }
+        // The block sessions' graphs: the local separator's (jobs[3]) and the reconstructor's.
         let block_graphs = [3, 2].map(|i| {
             let (g, o) = &jobs[i];
             let mut o = o.clone().dynamic(true);
