@@ -9,7 +9,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -290,7 +290,7 @@ impl std::fmt::Display for Stalls {
 /// hypervisor, so its lateness is the machine's, not the program's under test.
 struct StallMonitor {
     stop: Arc<AtomicBool>,
-    worst_ns: Arc<std::sync::atomic::AtomicU64>,
+    worst_ns: Arc<AtomicU64>,
     realtime: Arc<AtomicUsize>,
     threads: Vec<std::thread::JoinHandle<()>>,
 }
@@ -298,7 +298,7 @@ struct StallMonitor {
 impl StallMonitor {
     fn start() -> StallMonitor {
         let stop = Arc::new(AtomicBool::new(false));
-        let worst_ns = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let worst_ns = Arc::new(AtomicU64::new(0));
         let realtime = Arc::new(AtomicUsize::new(0));
         let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
         let threads = (0..cpus)

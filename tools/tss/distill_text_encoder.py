@@ -24,12 +24,12 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import numpy as np  # noqa: E402
-import onnxruntime as ort  # noqa: E402
 import torch  # noqa: E402
 from tokenizers import Tokenizer  # noqa: E402
 
 import export_text_encoder as T  # noqa: E402
 import make_data  # noqa: E402
+import train  # noqa: E402
 
 ROOT = HERE.parents[1]
 PACKAGE = ROOT / "models" / "tss-small"
@@ -158,20 +158,15 @@ def main():
     quantize_dynamic(str(path), str(q_path), op_types_to_quantize=["MatMul", "Gather"], weight_type=QuantType.QInt8,
                      per_channel=True)
     # Scores, int8 against the shipped int8 MiniLM, as edgert runs both (padded to 32 tokens).
-    big = ort.InferenceSession(str(PACKAGE / "text_encoder.int8.onnx"), providers=["CPUExecutionProvider"])
-    little = ort.InferenceSession(str(q_path), providers=["CPUExecutionProvider"])
-
-    def emb(s, texts):
-        i, m = encode(tok, texts)
-        return np.concatenate([s.run(None, {"input_ids": i[k:k + 1], "attention_mask": m[k:k + 1]})[0] for k in range(len(texts))])
-
+    every = [p for s, u in make_data.PHRASES.values() for p in s + u]
+    big, little = train.text_embeddings(PACKAGE, every), train.text_embeddings(PACKAGE, every, q_path)
     classes = sorted(make_data.PHRASES)
-    proto_big = np.stack([emb(big, make_data.PHRASES[c][0]).mean(0) for c in classes])
-    proto_little = np.stack([emb(little, make_data.PHRASES[c][0]).mean(0) for c in classes])
+    proto_big = np.stack([np.mean([big[p] for p in make_data.PHRASES[c][0]], 0) for c in classes])
+    proto_little = np.stack([np.mean([little[p] for p in make_data.PHRASES[c][0]], 0) for c in classes])
     agree, right_big, right_little, cos = 0, 0, 0, []
     for c in classes:
         for p in make_data.PHRASES[c][1]:
-            eb, el = emb(big, [p])[0], emb(little, [p])[0]
+            eb, el = big[p], little[p]
             cos.append(float(eb @ el))
             kb, kl = int(np.argmax(proto_big @ eb)), int(np.argmax(proto_little @ el))
             agree += kb == kl
@@ -187,29 +182,14 @@ def main():
 def separation_scores(student: Path):
     import json
 
-    from pipeline import Reference, metrics, read_wav
+    from pipeline import Reference, score_testset
 
-    tok = Tokenizer.from_file(str(PACKAGE / "tokenizer.json"))
-    tok.no_padding()
     testset = ROOT / "tools" / ".cache" / "tss" / "testset"
-    items = json.loads((testset / "testset.json").read_text())
-    graphs = ROOT / "tools" / ".cache" / "tss" / "union-graphs"
-    graphs.mkdir(parents=True, exist_ok=True)
-    for s in ["audio_encoder", "global_separator", "local_separator", "reconstructor"]:
-        (graphs / f"{s}.onnx").write_bytes((PACKAGE / f"{s}.int8.onnx").read_bytes())
-    ref = Reference(graphs)
-    for name, path in [("MiniLM int8", PACKAGE / "text_encoder.int8.onnx"), ("student int8", student)]:
-        s = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        res = {k: [] for k in ["extract_seen", "extract_unseen", "remove_seen", "remove_unseen"]}
-        for it in items:
-            mix, tgt = read_wav(testset / f"{it['id']}_mix.wav"), read_wav(testset / f"{it['id']}_target.wav")
-            for kind in ("seen", "unseen"):
-                i, m = encode(tok, [it[kind]])
-                q = s.run(None, {"input_ids": i, "attention_mask": m})[0][0]
-                est = ref.extract(mix, q, block=True)
-                res[f"extract_{kind}"].append(metrics(est, tgt, mix)["si_sdri"])
-                res[f"remove_{kind}"].append(metrics(mix - est, mix - tgt, mix)["si_sdri"])
-        print(f"{name}: " + ", ".join(f"{k} {np.mean(v):.2f}" for k, v in res.items()) + " (SI-SDRi, dB)", flush=True)
+    phrasings = sorted({it[k] for it in json.loads((testset / "testset.json").read_text()) for k in ("seen", "unseen")})
+    ref = Reference(PACKAGE, ".int8.onnx")
+    for name, encoder in [("MiniLM int8", None), ("student int8", student)]:
+        res = score_testset(ref, testset, train.text_embeddings(PACKAGE, phrasings, encoder), block=True)
+        print(f"{name}: " + ", ".join(f"{k} {v['si_sdri']:.2f}" for k, v in res.items()) + " (SI-SDRi, dB)", flush=True)
 
 
 if __name__ == "__main__":

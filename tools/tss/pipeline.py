@@ -87,13 +87,29 @@ def metrics(est, ref, mix):
     return {"sdr": sdr(est), "sdri": sdr(est) - sdr(mix), "si_sdr": si(est), "si_sdri": si(est) - si(mix)}
 
 
+def score_testset(ref, testset: Path, emb, block: bool = False):
+    """Mean metrics over the test set, extraction and removal, seen and unseen phrasings:
+    `ref` a Reference, `emb` the embedding of every phrasing."""
+    items = json.loads((testset / "testset.json").read_text())
+    res = {k: [] for k in ["extract_seen", "remove_seen", "extract_unseen", "remove_unseen"]}
+    for it in items:
+        mix, tgt = read_wav(testset / f"{it['id']}_mix.wav"), read_wav(testset / f"{it['id']}_target.wav")
+        for kind in ("seen", "unseen"):
+            est = ref.extract(mix, emb[it[kind]], block=block)
+            res[f"extract_{kind}"].append(metrics(est, tgt, mix))
+            res[f"remove_{kind}"].append(metrics(mix - est, mix - tgt, mix))
+    return {k: {m: float(np.mean([r[m] for r in v])) for m in v[0]} for k, v in res.items()}
+
+
 class Reference:
     """edgert's streaming pipeline, in Python over ONNX Runtime."""
 
-    def __init__(self, graphs: Path):
+    def __init__(self, graphs: Path, suffix: str = ".onnx"):
+        """`graphs`: a folder of `<stage><suffix>` — ".onnx" for an export, ".int8.onnx" for a
+        package (models/tss-small)."""
         so = ort.SessionOptions()
         so.intra_op_num_threads = 1
-        self.s = {n: ort.InferenceSession(str(graphs / f"{n}.onnx"), so, providers=["CPUExecutionProvider"])
+        self.s = {n: ort.InferenceSession(str(graphs / f"{n}{suffix}"), so, providers=["CPUExecutionProvider"])
                   for n in ["audio_encoder", "global_separator", "local_separator", "reconstructor"]}
         self.fe = M.FrontEnd()
 

@@ -33,13 +33,13 @@ def load_sources(cache: Path, split: str):
     return out
 
 
-def text_embeddings(package: Path, phrases):
+def text_embeddings(package: Path, phrases, encoder: Path = None):
     """Embeddings of every phrasing with the int8 text encoder the runtime uses (padded to 32
-    tokens, as edgert runs it)."""
+    tokens, as edgert runs it), or with `encoder`, a graph of the same interface."""
     tok = Tokenizer.from_file(str(package / "tokenizer.json"))
     tok.no_padding()
     tok.enable_truncation(32)
-    s = ort.InferenceSession(str(package / "text_encoder.int8.onnx"), providers=["CPUExecutionProvider"])
+    s = ort.InferenceSession(str(encoder or package / "text_encoder.int8.onnx"), providers=["CPUExecutionProvider"])
     out = {}
     for p in phrases:
         e = tok.encode(p)
