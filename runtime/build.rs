@@ -2,9 +2,10 @@
 //! the package folder (default: the checkout's models/tss-small); every file of it is embedded
 //! but documentation and audio (`*.md`, `*.wav`, `*.flac`, `*.png`), with its `compiled/`
 //! artifacts when it has them. EDGERT_EMBED_EXCLUDE (comma-separated file names) leaves files
-//! out: `text_encoder.int8.onnx,tokenizer.json` makes a queries-only build of a package compiled
-//! with `edgert compile --query` (it separates only those queries; 23 MB smaller for
-//! tss-small). `edgert::embedded::package()` validates it at run time.
+//! out: `text_encoder.int8.onnx` embeds tss-small with its small text encoder (any query; 23 MB
+//! smaller); `text_encoder.int8.onnx,text_encoder_small.int8.onnx,tokenizer.json` makes a
+//! queries-only build of a package compiled with `edgert compile --query` (it separates only
+//! those queries; 27 MB smaller). `edgert::embedded::package()` validates it at run time.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};

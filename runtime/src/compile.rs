@@ -311,21 +311,20 @@ impl ArtifactStore {
     }
 
     /// The embedding of `description` made at compile time by the text encoder `encoder`; for
-    /// a package that carries no text encoder (None), by the one encoder the store has
-    /// embeddings of.
+    /// a package that carries no text encoder (None), by any encoder the store has embeddings
+    /// of (those of the first, in the order of their hashes, that embedded the description).
     pub fn query_embedding(&self, encoder: Option<&Graph>, description: &str) -> Option<Vec<f32>> {
         let state = self.lock();
-        let queries = match encoder {
-            Some(g) => state.queries.get(&hex(g.content_hash())),
-            None if state.queries.len() == 1 => state.queries.values().next(),
-            None => None,
-        };
-        queries.and_then(|q| q.get(description)).cloned()
+        match encoder {
+            Some(g) => state.queries.get(&hex(g.content_hash())).and_then(|q| q.get(description)).cloned(),
+            None => state.queries.values().find_map(|q| q.get(description)).cloned(),
+        }
     }
 
     /// The descriptions with compiled embeddings.
     pub fn compiled_queries(&self) -> Vec<String> {
-        self.lock().queries.values().flat_map(|q| q.keys().cloned()).collect()
+        let all: std::collections::BTreeSet<String> = self.lock().queries.values().flat_map(|q| q.keys().cloned()).collect();
+        all.into_iter().collect()
     }
 
     /// Whether this store writes what it is given (compile mode).
@@ -335,15 +334,33 @@ impl ArtifactStore {
 
     /// Keeps `embedding` of `description` for later starts (compile mode; otherwise ignored).
     pub fn record_query_embedding(&self, encoder: &Graph, description: &str, embedding: &[f32]) -> Result<()> {
-        let Backing::Dir(dir) = &self.backing else { return Ok(()) };
         if !self.compile {
             return Ok(());
         }
         let mut state = self.lock();
-        let h = hex(encoder.content_hash());
-        // Embeddings of an older text encoder are of no use any more.
-        state.queries.retain(|k, _| *k == h);
-        state.queries.entry(h).or_default().insert(description.to_string(), embedding.to_vec());
+        state.queries.entry(hex(encoder.content_hash())).or_default().insert(description.to_string(), embedding.to_vec());
+        self.write_queries(state)
+    }
+
+    /// Drops the compiled embeddings of text encoders other than `encoders` (the package's own:
+    /// those of an older build of one are of no use any more). Compile mode; `edgert compile`
+    /// calls it before it compiles.
+    pub fn retain_query_encoders(&self, encoders: &[&Graph]) -> Result<()> {
+        if !self.compile {
+            return Ok(());
+        }
+        let keep: Vec<String> = encoders.iter().map(|g| hex(g.content_hash())).collect();
+        let mut state = self.lock();
+        let before = state.queries.len();
+        state.queries.retain(|k, _| keep.contains(k));
+        if state.queries.len() == before {
+            return Ok(());
+        }
+        self.write_queries(state)
+    }
+
+    fn write_queries(&self, state: std::sync::MutexGuard<'_, State>) -> Result<()> {
+        let Backing::Dir(dir) = &self.backing else { return Ok(()) };
         let text = serde_json::to_vec(&state.queries).map_err(|e| Error::new(ErrorKind::Io, format!("query embeddings: {e}")))?;
         drop(state);
         let tmp = dir.join(format!("{QUERIES}.partial"));

@@ -536,6 +536,55 @@ fn read_f32_wav(path: &Path) -> Vec<f32> {
     bytes[44..].chunks_exact(2).map(|b| f32::from(i16::from_le_bytes([b[0], b[1]]))).collect()
 }
 
+/// tss-small carries two text encoders: `--text-encoder` picks one (the JSON report names it),
+/// and `edgert compile --query` embeds the query with each, keyed by its hash, dropping what an
+/// encoder the package no longer has left behind.
+#[test]
+fn the_text_encoder_is_chosen_and_compiled_queries_are_made_by_each() {
+    let d = Scratch::new("encoders");
+    let pkg = d.0.join("tss");
+    std::fs::create_dir_all(&pkg).unwrap();
+    for e in std::fs::read_dir(root().join("models/tss-small")).unwrap().flatten() {
+        if e.path().is_file() && !e.file_name().to_string_lossy().ends_with(".wav") {
+            std::fs::copy(e.path(), pkg.join(e.file_name())).unwrap();
+        }
+    }
+    let p = pkg.to_str().unwrap();
+    // An embedding left by an encoder the package does not have.
+    std::fs::create_dir_all(pkg.join("compiled")).unwrap();
+    std::fs::write(pkg.join("compiled/queries.json"), r#"{"00000000000000000000000000000000":{"dog":[0.5]}}"#).unwrap();
+    let o = edgert(&["compile", p, "--backend", "tract", "--query", "remove the dog barking"], &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let q: serde_json::Value = serde_json::from_slice(&std::fs::read(pkg.join("compiled/queries.json")).unwrap()).unwrap();
+    let maps = q.as_object().unwrap();
+    assert_eq!(maps.len(), 2, "one map per text encoder: {:?}", maps.keys().collect::<Vec<_>>());
+    assert!(!maps.contains_key("00000000000000000000000000000000"));
+    let embeddings: Vec<&serde_json::Value> = maps.values().map(|m| &m["dog barking"]).collect();
+    assert!(embeddings.iter().all(|e| e.as_array().is_some_and(|a| a.len() == 384)));
+    assert_ne!(embeddings[0], embeddings[1], "the two encoders embed differently");
+
+    let input = d.file("in.wav", &raw_wav(1, 1, 16_000, 16, &pcm16(&speech_like(16_000))));
+    let out = d.0.join("out.wav");
+    let (i, o_) = (input.to_str().unwrap(), out.to_str().unwrap());
+    for (which, role) in [(None, "text_encoder"), (Some("full"), "text_encoder"), (Some("small"), "text_encoder_small")] {
+        let mut args = vec!["separate", i, "-o", o_, "--model", p, "--query", "isolate the siren", "--json"];
+        if let Some(w) = which {
+            args.extend(["--text-encoder", w]);
+        }
+        let v = json(&edgert(&args, &[]));
+        assert_eq!(v["text_encoder"], role, "{which:?}: {v}");
+        // Each encoder has its own class prototypes: the siren matches some class either way.
+        assert!(v["matches"][0]["confidence"].as_f64().is_some_and(|c| c > 0.0 && c <= 1.0), "{v}");
+    }
+    let o = edgert(&["separate", i, "-o", o_, "--model", p, "--query", "isolate the siren", "--text-encoder", "tiny"], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("--text-encoder takes `full` or `small`"), "{}", text(&o));
+    std::fs::remove_file(pkg.join("text_encoder_small.int8.onnx")).unwrap();
+    let o = edgert(&["separate", i, "-o", o_, "--model", p, "--query", "isolate the siren", "--text-encoder", "small"], &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("no graph for role `text_encoder_small`"), "{}", text(&o));
+}
+
 #[test]
 #[cfg(feature = "ort")]
 fn compile_then_separate_uses_rebuilds_and_reports_artifacts() {

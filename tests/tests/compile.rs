@@ -248,12 +248,13 @@ fn a_queries_only_package_separates_its_compiled_queries_and_names_them_otherwis
     let t = Temp::copy_of(&root().join("models").join("tss-small"), "queries-only");
     let query = "remove the dog barking";
     compile(&t.0, BackendChoice::Tract, Some(query));
-    // As firmware embeds it: everything but the text encoder and its tokenizer.
+    // As firmware embeds it: everything but the text encoders and their tokenizer.
     let mut files: Vec<(String, Arc<[u8]>)> = Vec::new();
+    let left_out = ["text_encoder.int8.onnx", "text_encoder_small.int8.onnx", "tokenizer.json"];
     for sub in ["", DIR] {
         for e in std::fs::read_dir(t.0.join(sub)).expect("folder").flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
-            if e.path().is_file() && name != "text_encoder.int8.onnx" && name != "tokenizer.json" {
+            if e.path().is_file() && !left_out.contains(&name.as_str()) {
                 let rel = if sub.is_empty() { name } else { format!("{sub}/{name}") };
                 files.push((rel, std::fs::read(e.path()).expect("read").into()));
             }
@@ -270,9 +271,35 @@ fn a_queries_only_package_separates_its_compiled_queries_and_names_them_otherwis
     let est = separation::memory_estimate(&pkg, Some(query), &opts).expect("estimate");
     assert!(!est.parts.iter().any(|(w, _)| w.contains("text_encoder")), "{est:?}");
     // Without the compiled embeddings the text encoder is required again.
+    let compiled: Vec<_> = files.iter().filter(|(n, _)| n.starts_with(DIR)).cloned().collect();
     files.retain(|(n, _)| !n.starts_with(DIR));
-    let e = Package::from_memory("no-encoder", files).expect_err("no encoder, no compiled queries");
+    let e = Package::from_memory("no-encoder", files.clone()).expect_err("no encoder, no compiled queries");
     assert!(e.to_string().contains("text_encoder"), "{e}");
+
+    // As firmware embeds it with the small encoder: every query works, the compiled ones
+    // (made by the full encoder, keyed by its hash) are not used for it, and the tokenizer
+    // is required.
+    for name in ["text_encoder_small.int8.onnx", "tokenizer.json"] {
+        files.push((name.to_string(), std::fs::read(t.0.join(name)).expect("read").into()));
+    }
+    files.extend(compiled);
+    let pkg = Package::from_memory("small-encoder", files.clone()).expect("a package with the small encoder validates");
+    assert!(pkg.graph("text_encoder").is_err());
+    let mut m = separation::tss::TssModel::new(&pkg, BackendChoice::Tract, 1).expect("model");
+    assert_eq!(m.encoder_role(), Some("text_encoder_small"));
+    let compiled_full = plain.artifacts().and_then(|s| s.query_embedding(plain.graph("text_encoder").ok(), "dog barking"));
+    let e = m.embed("dog barking").expect("embed");
+    assert!(m.encoder_loaded(), "the full encoder's compiled embedding stood in for the small one's");
+    if let Some(full) = compiled_full {
+        assert_ne!(e, full);
+    }
+    let built = separation::build(&pkg, Some("isolate the siren"), &opts).expect("any query with the small encoder");
+    assert_eq!(built.operations.len(), 1);
+    let est = separation::memory_estimate(&pkg, Some("isolate the siren"), &opts).expect("estimate");
+    assert!(est.parts.iter().any(|(w, _)| w.contains("text_encoder_small")), "{est:?}");
+    files.retain(|(n, _)| n != "tokenizer.json");
+    let e = Package::from_memory("no-tokenizer", files).expect_err("the small encoder needs the tokenizer");
+    assert!(e.to_string().contains("tokenizer"), "{e}");
 }
 
 /// A file runs tss-small's frame-wise stages a block per call on sessions of their own (the

@@ -34,7 +34,10 @@ fn package() -> Package {
 }
 
 fn run(input: &Path, query: &str, backend: BackendChoice) -> edgert::Result<Vec<f32>> {
-    let pkg = package();
+    run_with(&package(), input, query, backend)
+}
+
+fn run_with(pkg: &Package, input: &Path, query: &str, backend: BackendChoice) -> edgert::Result<Vec<f32>> {
     let opts = EnhanceOptions { backend, threads: 1, fallback: false };
     // One name per call: the tests run side by side.
     static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
@@ -43,7 +46,7 @@ fn run(input: &Path, query: &str, backend: BackendChoice) -> edgert::Result<Vec<
     run_file(
         input,
         &out,
-        &mut || Ok(separation::build(&pkg, Some(query), &opts)?.processor),
+        &mut || Ok(separation::build(pkg, Some(query), &opts)?.processor),
         &OfflineOptions { format: Some(SampleFormat::Float32), ..Default::default() },
         &mut |_, _| {},
     )?;
@@ -144,6 +147,41 @@ fn extraction_quality_stays_above_the_floor() {
     let mean = gains.iter().sum::<f64>() / gains.len() as f64;
     eprintln!("SI-SDRi per clip {gains:.1?}, mean {mean:.2} dB");
     assert!(mean >= SI_SDRI_FLOOR, "mean SI-SDRi {mean:.2} dB fell below the floor {SI_SDRI_FLOOR} dB");
+}
+
+/// The small text encoder (what firmware embeds instead of MiniLM) conditions the same separator:
+/// a package without `text_encoder` runs `text_encoder_small`, and matches the Python reference
+/// conditioned on the student's embeddings (made by tools/tss/distill_text_encoder.py --install)
+/// as closely as the full encoder's run matches its own; its quality stays above the same floor.
+#[test]
+fn the_small_text_encoder_matches_its_python_reference() {
+    let full = package();
+    let pkg = full.without_graph("text_encoder").unwrap();
+    assert!(pkg.graph("text_encoder").is_err() && pkg.graph("text_encoder_small").is_ok());
+    let model = separation::tss::TssModel::new(&pkg, BackendChoice::Tract, 1).unwrap();
+    assert_eq!(model.encoder_role(), Some("text_encoder_small"));
+    let mut gains = Vec::new();
+    for b in backends() {
+        for c in clips() {
+            let mix_path = golden_dir().join(format!("tss/{}_mix.wav", c.id));
+            let query = format!("isolate the {}", c.seen);
+            let y = run_with(&pkg, &mix_path, &query, b).unwrap();
+            let s = si_sdr(&reference(&c.id, "small_reference"), &y);
+            eprintln!("clip {} on {b:?} with the small encoder: {s:.1} dB", c.id);
+            assert!(s >= 35.0, "clip {} ({}) on {b:?}: SI-SDR {s:.1} dB against the small encoder's reference", c.id, c.seen);
+            // Not the full encoder's output: the embeddings differ, and so does the result.
+            let y_full = run(&mix_path, &query, b).unwrap();
+            assert!(si_sdr(&y_full, &y) < 60.0, "clip {}: the small encoder's output is the full one's", c.id);
+            if b == BackendChoice::Tract {
+                let mix = read_audio(&mix_path);
+                let target = read_audio(&golden_dir().join(format!("tss/{}_target.wav", c.id)));
+                gains.push(si_sdr(&target, &y) - si_sdr(&target, &mix));
+            }
+        }
+    }
+    let mean = gains.iter().sum::<f64>() / gains.len() as f64;
+    eprintln!("small encoder: SI-SDRi per clip {gains:.1?}, mean {mean:.2} dB");
+    assert!(mean >= SI_SDRI_FLOOR, "small encoder: mean SI-SDRi {mean:.2} dB fell below the floor {SI_SDRI_FLOOR} dB");
 }
 
 /// "isolate the `what`" and "remove the `what`" on golden clip `clip` add up to the input.

@@ -1,18 +1,24 @@
 #!/usr/bin/env python3
-"""An experiment: a small query text encoder distilled from all-MiniLM-L6-v2, for firmware that
-embeds the whole tss-small package (the int8 MiniLM is 23 MB of it; the goal for the binary is
+"""tss-small's small query text encoder, distilled from all-MiniLM-L6-v2 for firmware that embeds
+the package (the int8 MiniLM is 23 MB; the student 3.4 MB; the goal for the firmware binary is
 25 MB). The student keeps MiniLM's tokenizer and interface (input_ids, attention_mask [1, 32] →
 384-d L2-normalised embedding): token embeddings of D dims (initialised from a PCA of MiniLM's
 own table), two small transformer layers, mean pooling, a projection to 384. Trained to match
-the teacher's embedding (cosine) on the training phrasings of tss-small's classes and on
-sentences of random vocabulary words; scored on the classes' *unseen* phrasings, which neither
-the separator nor the student ever saw: cosine to the teacher, and whether the nearest class
+the teacher's embedding (cosine) on the training phrasings of tss-small's classes, on sentences
+of random vocabulary words, and on every vocabulary word alone and after "the"; a fixed number
+of steps from a fixed seed. Scored on the classes' *unseen* phrasings, which neither the
+separator nor the student ever saw: cosine to the teacher, and whether the nearest class
 prototype (classes.json's rule) is the teacher's.
+
+--install copies the int8 student into models/tss-small as text_encoder_small.int8.onnx (the
+manifest's `text_encoder_small` role), adds its class prototypes to classes.json
+(`prototypes_by_encoder`), and writes the golden embeddings edgert's tests compare against
+(tests/golden/text_encoder_small). tools/tss/build runs it so.
 
 With --score: the separation itself, conditioned on each encoder's embeddings (the Python
 reference pipeline on the shipped int8 graphs, the project test set): SI-SDRi per row.
 
-usage: tools/tss/distill_text_encoder.py [--dim 96] [--minutes 15] [--out DIR] [--score]"""
+usage: tools/tss/distill_text_encoder.py [--dim 96] [--steps 4000] [--out DIR] [--install] [--score]"""
 import argparse
 import os
 import random
@@ -83,10 +89,12 @@ def main():
     ap.add_argument("--dim", type=int, default=96)
     ap.add_argument("--width", type=int, default=128)
     ap.add_argument("--sentences", type=int, default=120_000)
-    ap.add_argument("--minutes", type=float, default=15)
-    ap.add_argument("--words", action="store_true", help="also every vocabulary word alone and after 'the'")
+    ap.add_argument("--steps", type=int, default=4000)
+    ap.add_argument("--no-words", dest="words", action="store_false",
+                    help="leave out the vocabulary words alone and after 'the'")
     ap.add_argument("--out", default=str(ROOT / "tools" / ".cache" / "distill"))
     ap.add_argument("--score", action="store_true", help="score the separation with the student made before")
+    ap.add_argument("--install", action="store_true", help="put the student into models/tss-small (see above)")
     args = ap.parse_args()
     out = Path(args.out)
     if args.score:
@@ -135,7 +143,7 @@ def main():
     with torch.no_grad():
         u_tgt = teacher(torch.from_numpy(u_ids), torch.from_numpy(u_mask))
     step, t0 = 0, time.time()
-    while time.time() - t0 < args.minutes * 60:
+    while step < args.steps:
         b = torch.randint(0, len(ids), (256,))
         n = int(mask_t[b].sum(1).max())
         pred = model(ids_t[b, :n], mask_t[b, :n])
@@ -147,7 +155,8 @@ def main():
         if step % 500 == 0:
             with torch.no_grad():
                 c = (model(torch.from_numpy(u_ids), torch.from_numpy(u_mask)) * u_tgt).sum(1)
-            print(f"step {step}: train cosine {1 - loss.item():.3f}, unseen phrasings {c.mean():.3f} (min {c.min():.3f})", flush=True)
+            print(f"step {step} ({time.time() - t0:.0f} s): train cosine {1 - loss.item():.3f}, "
+                  f"unseen phrasings {c.mean():.3f} (min {c.min():.3f})", flush=True)
     model.eval()
     path = out / "text_encoder_small.onnx"
     torch.onnx.export(model, (ids_t[:1], mask_t[:1]), str(path), input_names=["input_ids", "attention_mask"],
@@ -177,6 +186,45 @@ def main():
           f"nearest class: MiniLM right {right_big}/{n}, student right {right_little}/{n}, same as MiniLM {agree}/{n}")
     print(f"sizes: MiniLM int8 {(PACKAGE / 'text_encoder.int8.onnx').stat().st_size / 1e6:.1f} MB, "
           f"student int8 {q_path.stat().st_size / 1e6:.1f} MB")
+    if args.install:
+        install(q_path, little, classes)
+
+
+def install(q_path: Path, little, classes):
+    """The student into the package: its graph, its class prototypes (the mean of its embeddings
+    of each class's training phrasings, as for the teacher's), and golden embeddings for the tests
+    (ONNX Runtime on the int8 graph, and the float graph beside it)."""
+    import json
+    import shutil
+
+    shutil.copy(q_path, PACKAGE / "text_encoder_small.int8.onnx")
+    meta = json.loads((PACKAGE / "classes.json").read_text())
+    assert meta["classes"] == classes, "classes.json lists other classes than make_data"
+    protos = []
+    for c in classes:
+        e = np.mean([little[p] for p in make_data.PHRASES[c][0]], 0)
+        protos.append([round(float(v), 6) for v in e / np.linalg.norm(e)])
+    meta["prototypes_by_encoder"] = {"text_encoder_small": protos}
+    (PACKAGE / "classes.json").write_text(json.dumps(meta))
+    golden = ROOT / "tests" / "golden" / "text_encoder_small"
+    golden.mkdir(parents=True, exist_ok=True)
+    phrases = (ROOT / "tests" / "golden" / "text_encoder" / "phrases.txt").read_text().splitlines()
+    (golden / "phrases.txt").write_text("\n".join(phrases) + "\n")
+    for name, graph in [("int8", q_path), ("float", q_path.with_name("text_encoder_small.onnx"))]:
+        e = train.text_embeddings(PACKAGE, phrases, graph)
+        np.save(golden / f"{name}.npy", np.stack([e[p] for p in phrases]).astype(np.float32))
+    # The separation conditioned on the student, as edgert runs a file (a block of frames per
+    # call), on the golden clips tools/tss/build chose.
+    from pipeline import Reference, read_wav
+
+    tss = ROOT / "tests" / "golden" / "tss"
+    clips = json.loads((tss / "clips.json").read_text())
+    e = train.text_embeddings(PACKAGE, sorted({c["seen"] for c in clips}), q_path)
+    ref = Reference(PACKAGE, ".int8.onnx")
+    for c in clips:
+        mix = read_wav(tss / f"{c['id']}_mix.wav")
+        np.save(tss / f"{c['id']}_small_reference.npy", ref.extract(mix, e[c["seen"]], block=True).astype(np.float32))
+    print(f"installed {PACKAGE / 'text_encoder_small.int8.onnx'}, {golden} and {tss}/*_small_reference.npy", flush=True)
 
 
 def separation_scores(student: Path):

@@ -20,6 +20,12 @@ use crate::tensor::{DType, Tensor, TensorInfo};
 
 /// The text encoder's role in text-queried packages.
 pub const TEXT_ENCODER: &str = "text_encoder";
+/// An optional smaller text encoder of the same interface (tss-small: a 3.4 MB student of the
+/// 23 MB MiniLM, for firmware). A package runs it when it carries no `text_encoder` graph, or
+/// when asked to ([`Package::without_graph`] of `text_encoder`).
+pub const TEXT_ENCODER_SMALL: &str = "text_encoder_small";
+/// The text encoder roles, the preferred first.
+pub const TEXT_ENCODERS: [&str; 2] = [TEXT_ENCODER, TEXT_ENCODER_SMALL];
 
 /// The manifest's file name inside a package folder.
 pub const MANIFEST: &str = "model.toml";
@@ -47,14 +53,16 @@ pub struct RoleSpec {
     pub role: &'static str,
     pub inputs: Option<&'static [Port]>,
     pub outputs: Option<&'static [Port]>,
+    /// A package of the family may leave this role out.
+    pub optional: bool,
 }
 
 const fn role(role: &'static str, inputs: &'static [Port], outputs: &'static [Port]) -> RoleSpec {
-    RoleSpec { role, inputs: Some(inputs), outputs: Some(outputs) }
+    RoleSpec { role, inputs: Some(inputs), outputs: Some(outputs), optional: false }
 }
 
 const fn loose(role: &'static str) -> RoleSpec {
-    RoleSpec { role, inputs: None, outputs: None }
+    RoleSpec { role, inputs: None, outputs: None, optional: false }
 }
 
 /// What a family needs from its package.
@@ -93,8 +101,11 @@ const DEEPFILTERNET: &[RoleSpec] = &[
     ),
     role("df_dec", &[p("emb", F32, 3), p("c0", F32, 4)], &[p("coefs", F32, 4), any(F32, 3)]),
 ];
+const TEXT_IN: &[Port] = &[p("input_ids", I64, 2), p("attention_mask", I64, 2)];
+const TEXT_OUT: &[Port] = &[p("embedding", F32, 2)];
 const HSM_TSS: &[RoleSpec] = &[
-    role("text_encoder", &[p("input_ids", I64, 2), p("attention_mask", I64, 2)], &[p("embedding", F32, 2)]),
+    role("text_encoder", TEXT_IN, TEXT_OUT),
+    RoleSpec { role: "text_encoder_small", inputs: Some(TEXT_IN), outputs: Some(TEXT_OUT), optional: true },
     role("audio_encoder", &[p("fbank", F32, 3)], &[p("global", F32, 2)]),
     role("global_separator", &[p("mix_global", F32, 2), p("query", F32, 2)], &[p("target_global", F32, 2)]),
     role(
@@ -258,12 +269,15 @@ impl Package {
     fn validate_files(dir: &Path, files: Files, manifest: Manifest) -> Result<Package> {
         let mut problems = Vec::new();
         let spec = manifest.family.spec();
-        // A text-queried package may leave its text encoder and tokenizer out when it carries
+        // A text-queried package may leave a text encoder out when it carries another (the
+        // small one, for firmware), and all of them, with the tokenizer, when it carries
         // compiled query embeddings: it then separates only those queries (firmware with a
         // fixed set of commands; see `edgert compile --query`).
-        let queries_only = manifest.family == Family::HsmTss
-            && files.exists(Path::new(crate::compile::DIR).join(crate::compile::QUERIES).as_path())
-            && manifest.graphs.get(TEXT_ENCODER).is_some_and(|f| !files.exists(f));
+        let is_tss = manifest.family == Family::HsmTss;
+        let encoders_present = TEXT_ENCODERS.iter().filter(|r| manifest.graphs.get(**r).is_some_and(|f| files.exists(f))).count();
+        let has_queries = files.exists(Path::new(crate::compile::DIR).join(crate::compile::QUERIES).as_path());
+        let queries_only = is_tss && has_queries && encoders_present == 0 && manifest.graphs.contains_key(TEXT_ENCODER);
+        let encoder_may_be_absent = |role: &str| is_tss && TEXT_ENCODERS.contains(&role) && (encoders_present > 0 || queries_only);
 
         if spec.sample_rate && manifest.sample_rate.is_none() {
             problems.push(format!("family `{}` needs `model.sample_rate`", manifest.family));
@@ -293,7 +307,7 @@ impl Package {
             problems.push("a source-weights package needs `[weights] files`".to_string());
         }
         for r in spec.roles {
-            if !manifest.graphs.contains_key(r.role) {
+            if !r.optional && !manifest.graphs.contains_key(r.role) {
                 problems.push(format!("family `{}` needs a graph for role `{}` in [graphs]", manifest.family, r.role));
             }
         }
@@ -309,7 +323,7 @@ impl Package {
                 ));
                 continue;
             };
-            if queries_only && role_name == TEXT_ENCODER {
+            if encoder_may_be_absent(role_name) && !files.exists(file) {
                 continue;
             }
             if !files.exists(file) {
@@ -423,6 +437,24 @@ impl Package {
     /// Role → graph.
     pub fn graphs(&self) -> &BTreeMap<String, Graph> {
         &self.graphs
+    }
+
+    /// The package without its graph for `role`, as if the file were absent: a text-queried
+    /// package without `text_encoder` runs its `text_encoder_small` (`edgert separate
+    /// --text-encoder small`). A role the family requires cannot be left out.
+    pub fn without_graph(&self, role: &str) -> Result<Package> {
+        let spec = self.manifest.family.spec();
+        let required = spec.roles.iter().any(|r| r.role == role && !r.optional);
+        let replaced = role == TEXT_ENCODER && self.graphs.contains_key(TEXT_ENCODER_SMALL);
+        if required && !replaced {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!("package `{}` cannot run without its graph for role `{role}`", self.manifest.name),
+            ));
+        }
+        let mut p = self.clone();
+        p.graphs.remove(role);
+        Ok(p)
     }
 
     /// Session options for `role` on `backend`, with the package's fixed shapes and dims.

@@ -147,10 +147,11 @@ pub fn memory_estimate(pkg: &Package, query: Option<&str>, opts: &enhance::Enhan
     match pkg.manifest().kind {
         Kind::TextQueriedSeparation => {
             let ops = query::parse(query.unwrap_or("extract the speech"))?;
-            let encoder = pkg.graph(crate::package::TEXT_ENCODER).ok();
+            let role = tss::encoder_role(pkg);
+            let encoder = role.and_then(|r| pkg.graph(r).ok());
             let cached = pkg.artifacts().is_some_and(|s| ops.iter().all(|o| s.query_embedding(encoder, o.description()).is_some()));
-            if !cached && encoder.is_some() {
-                parts.push(("text_encoder session".to_string(), session(crate::package::TEXT_ENCODER)?));
+            if let (false, Some(role)) = (cached, role) {
+                parts.push((format!("{role} session"), session(role)?));
             }
             // One extractor for the extractions and one for the removals, each with a local
             // separator per description (tss::TssModel::build).

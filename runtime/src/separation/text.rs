@@ -1,6 +1,7 @@
 //! The query text encoder: a description → a unit-length sentence embedding (all-MiniLM-L6-v2:
-//! WordPiece tokens through a 6-layer BERT, mean-pooled, L2-normalised), the space the
-//! separator's global features live in. Runs once per query, off any audio path.
+//! WordPiece tokens through a 6-layer BERT, mean-pooled, L2-normalised; or a graph of the same
+//! interface, such as tss-small's distilled `text_encoder_small`), the space the separator's
+//! global features live in. Runs once per query, off any audio path.
 
 use crate::backend::{self, Graph, Session, SessionOptions};
 use crate::error::{Error, ErrorKind, Result};

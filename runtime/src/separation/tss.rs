@@ -29,7 +29,7 @@ use crate::backend::{self, BackendChoice, Graph, Session, SessionOptions};
 use crate::dsp::mel::{Fbank, FbankOptions};
 use crate::dsp::{Complex32, Normalise, StftAnalysis, StftSynthesis, Window};
 use crate::error::{Error, ErrorKind, Result};
-use crate::package::{Family, Package, TEXT_ENCODER};
+use crate::package::{Family, Package, TEXT_ENCODERS};
 use crate::separation::enhance::Stateful;
 use crate::separation::query::Operation;
 use crate::separation::text::{cosine, TextEncoder};
@@ -76,6 +76,8 @@ pub struct TssModel {
     pkg: Package,
     backend: BackendChoice,
     threads: usize,
+    /// The text encoder role this model runs (None: the package carries none).
+    encoder: Option<&'static str>,
     text: Option<TextEncoder>,
     classes: Vec<String>,
     prototypes: Vec<Vec<f32>>,
@@ -90,11 +92,12 @@ impl TssModel {
         if pkg.manifest().family != Family::HsmTss {
             return Err(Error::new(ErrorKind::InvalidPackage, format!("package `{}` is not an hsm-tss model", pkg.manifest().name)));
         }
+        let encoder = encoder_role(pkg);
         let (classes, prototypes) = match pkg.manifest().files.get("classes") {
-            Some(f) => read_classes(&pkg.read(f)?, f)?,
+            Some(f) => read_classes(&pkg.read(f)?, f, encoder)?,
             None => (Vec::new(), Vec::new()),
         };
-        let mut m = TssModel { pkg: pkg.clone(), backend, threads, text: None, classes, prototypes };
+        let mut m = TssModel { pkg: pkg.clone(), backend, threads, encoder, text: None, classes, prototypes };
         // The text encoder is loaded now unless compiled query embeddings may spare it; then
         // it is loaded for the first description they do not hold.
         if pkg.artifacts().is_none_or(|s| s.compiling()) {
@@ -109,10 +112,16 @@ impl TssModel {
         self.text.is_some()
     }
 
+    /// The role of the text encoder this model runs: `text_encoder`, or `text_encoder_small`
+    /// where the package carries only that one; None for a package with compiled queries only.
+    pub fn encoder_role(&self) -> Option<&'static str> {
+        self.encoder
+    }
+
     fn text_encoder(&mut self) -> Result<&mut TextEncoder> {
         if self.text.is_none() {
             let pkg = &self.pkg;
-            let Ok(graph) = pkg.graph(TEXT_ENCODER) else {
+            let Some(role) = self.encoder else {
                 let known = pkg.artifacts().map(|s| s.compiled_queries()).unwrap_or_default();
                 return Err(Error::new(
                     ErrorKind::InvalidInput,
@@ -128,7 +137,8 @@ impl TssModel {
                 .tokenizer
                 .as_ref()
                 .ok_or_else(|| Error::new(ErrorKind::InvalidPackage, "an hsm-tss package needs a tokenizer"))?;
-            let opts = pkg.session_options(TEXT_ENCODER, self.backend).threads(self.threads);
+            let graph = pkg.graph(role)?;
+            let opts = pkg.session_options(role, self.backend).threads(self.threads);
             let t = TextEncoder::new(graph, &pkg.read(tokenizer)?, &opts)
                 .map_err(|e| e.with_context(format!("tokenizer `{}`", tokenizer.display())))?;
             self.text = Some(t);
@@ -140,14 +150,13 @@ impl TssModel {
     /// The query embedding of a description: compiled (`edgert compile --query`) when the
     /// package holds it for this text encoder, else from the text encoder.
     pub fn embed(&mut self, description: &str) -> Result<Vec<f32>> {
-        let encoder = self.pkg.graph(TEXT_ENCODER).ok();
         if let Some(store) = self.pkg.artifacts() {
-            if let Some(e) = store.query_embedding(encoder, description) {
+            if let Some(e) = store.query_embedding(self.encoder.and_then(|r| self.pkg.graph(r).ok()), description) {
                 return Ok(e);
             }
         }
         let e = self.text_encoder()?.embed(description)?;
-        if let (Some(store), Ok(g)) = (self.pkg.artifacts(), self.pkg.graph(TEXT_ENCODER)) {
+        if let (Some(store), Some(g)) = (self.pkg.artifacts(), self.encoder.and_then(|r| self.pkg.graph(r).ok())) {
             store.record_query_embedding(g, description, &e)?;
         }
         Ok(e)
@@ -202,18 +211,39 @@ impl TssModel {
     }
 }
 
-fn read_classes(bytes: &[u8], path: &Path) -> Result<(Vec<String>, Vec<Vec<f32>>)> {
+/// The text encoder role a package's model runs: the first of [`TEXT_ENCODERS`] it has a graph
+/// for (`text_encoder`, else `text_encoder_small`); None when it has none (compiled queries only).
+pub fn encoder_role(pkg: &Package) -> Option<&'static str> {
+    TEXT_ENCODERS.into_iter().find(|r| pkg.graph(r).is_ok())
+}
+
+/// The trained classes and their prototype embeddings for the text encoder `encoder`:
+/// `prototypes` are the main encoder's, `prototypes_by_encoder.<role>` another's. An encoder
+/// without prototypes of its own gets no classes (its embeddings are not comparable with
+/// another encoder's closely enough for a confidence).
+fn read_classes(bytes: &[u8], path: &Path, encoder: Option<&str>) -> Result<(Vec<String>, Vec<Vec<f32>>)> {
     #[derive(serde::Deserialize)]
     struct Classes {
         classes: Vec<String>,
         prototypes: Vec<Vec<f32>>,
+        #[serde(default)]
+        prototypes_by_encoder: std::collections::BTreeMap<String, Vec<Vec<f32>>>,
     }
-    let c: Classes = serde_json::from_slice(bytes)
+    let mut c: Classes = serde_json::from_slice(bytes)
         .map_err(|e| Error::new(ErrorKind::InvalidPackage, format!("`{}`: {e}", path.display())))?;
-    if c.classes.len() != c.prototypes.len() || c.prototypes.iter().any(|p| p.len() != EMB) {
+    let n = c.classes.len();
+    let bad = |p: &Vec<Vec<f32>>| p.len() != n || p.iter().any(|v| v.len() != EMB);
+    if bad(&c.prototypes) || c.prototypes_by_encoder.values().any(bad) {
         return Err(Error::new(ErrorKind::InvalidPackage, format!("`{}`: classes and prototypes do not match", path.display())));
     }
-    Ok((c.classes, c.prototypes))
+    let prototypes = match encoder {
+        None | Some(crate::package::TEXT_ENCODER) => c.prototypes,
+        Some(role) => match c.prototypes_by_encoder.remove(role) {
+            Some(p) => p,
+            None => return Ok((Vec::new(), Vec::new())),
+        },
+    };
+    Ok((c.classes, prototypes))
 }
 
 /// The frame-wise stages with the frame axis free, and a block's worth of per-frame buffers.

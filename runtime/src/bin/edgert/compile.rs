@@ -8,7 +8,7 @@ use std::time::Instant;
 use edgert::backend::{self, BackendChoice};
 use edgert::compile::{ArtifactStore, Event, Keep};
 use edgert::error::{Error, ErrorKind};
-use edgert::package::{Kind, Package};
+use edgert::package::{Kind, Package, TEXT_ENCODER, TEXT_ENCODERS, TEXT_ENCODER_SMALL};
 use edgert::separation::enhance::EnhanceOptions;
 use edgert::separation::{self, vad};
 use edgert::Result;
@@ -58,9 +58,17 @@ fn load_package(pkg: &Package, backend: BackendChoice, args: &CompileArgs) -> Re
             if pkg.manifest().kind == Kind::SpeechEnhancement {
                 return separation::build(pkg, None, &opts).map(|_| ());
             }
+            // The queries' embeddings by every text encoder the package has (the small one's
+            // for a firmware build that embeds only it).
+            let mut variants = vec![pkg.clone()];
+            if pkg.graph(TEXT_ENCODER).is_ok() && pkg.graph(TEXT_ENCODER_SMALL).is_ok() {
+                variants.push(pkg.without_graph(TEXT_ENCODER)?);
+            }
             let default = ["remove the noise".to_string()];
-            for q in if args.queries.is_empty() { &default[..] } else { &args.queries[..] } {
-                separation::build(pkg, Some(q), &opts)?;
+            for p in &variants {
+                for q in if args.queries.is_empty() { &default[..] } else { &args.queries[..] } {
+                    separation::build(p, Some(q), &opts)?;
+                }
             }
             Ok(())
         }
@@ -98,6 +106,12 @@ pub fn run(args: &CompileArgs) -> Result<ExitCode> {
         }
     }
     let store = ArtifactStore::for_compile(&args.package, if args.keep_all { Keep::All } else { Keep::Faster })?;
+    // Compiled embeddings of a text encoder the package no longer has go (a package with none,
+    // compiled queries only, keeps its own).
+    let encoders: Vec<_> = TEXT_ENCODERS.iter().filter_map(|r| opened.graph(r).ok()).collect();
+    if !encoders.is_empty() {
+        store.retain_query_encoders(&encoders)?;
+    }
     let pkg = opened.with_artifacts(Some(store.clone()));
 
     let t = Instant::now();

@@ -28,6 +28,9 @@ pub struct LiveArgs {
     /// A model package folder (default: the bundled text-queried model, else GTCRN).
     #[arg(long)]
     model: Option<PathBuf>,
+    /// A text-queried model's query encoder: `full` or `small` (see `edgert separate --help`).
+    #[arg(long, value_name = "full|small")]
+    text_encoder: Option<String>,
     /// Capture device, by name or by index from --list-devices (default: the system's).
     #[arg(long)]
     input: Option<String>,
@@ -129,7 +132,7 @@ pub fn run(args: &LiveArgs) -> Result<ExitCode> {
         }
     }
     let model = args.model.clone().unwrap_or_else(crate::separate::default_model);
-    let pkg = Package::open(&model)?;
+    let pkg = crate::separate::choose_text_encoder(Package::open(&model)?, args.text_encoder.as_deref())?;
     let opts = EnhanceOptions { backend: BackendChoice::parse(&args.backend)?, threads: args.threads, fallback: false };
     let stress = args.stress_rtf;
     let stress_seconds = args.stress_seconds;

@@ -27,6 +27,10 @@ pub struct SeparateArgs {
     /// speech or noise: no query extracts speech, "remove the speech" returns the rest.
     #[arg(short, long)]
     query: Option<String>,
+    /// A text-queried model's query encoder: `full` (tss-small: the 23 MB MiniLM) or `small`
+    /// (its 3.4 MB student, what firmware embeds). Default: the full one when the package has it.
+    #[arg(long, value_name = "full|small")]
+    text_encoder: Option<String>,
     /// tract, ort-cpu, ort-cuda, ort-tensorrt or auto.
     #[arg(long, default_value = "tract")]
     backend: String,
@@ -81,6 +85,27 @@ fn repo_models() -> PathBuf {
     }
 }
 
+/// `pkg` with the text encoder `--text-encoder` names (`full` or `small`); as it is without one.
+pub fn choose_text_encoder(pkg: Package, which: Option<&str>) -> Result<Package> {
+    use edgert::package::{TEXT_ENCODER, TEXT_ENCODER_SMALL};
+    let Some(which) = which else { return Ok(pkg) };
+    let role = match which {
+        "full" => TEXT_ENCODER,
+        "small" => TEXT_ENCODER_SMALL,
+        other => return Err(Error::new(ErrorKind::InvalidInput, format!("--text-encoder takes `full` or `small`, not `{other}`"))),
+    };
+    if pkg.graph(role).is_err() {
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!("--text-encoder {which}: package `{}` has no graph for role `{role}`", pkg.manifest().name),
+        ));
+    }
+    if role == TEXT_ENCODER_SMALL {
+        return pkg.without_graph(TEXT_ENCODER);
+    }
+    Ok(pkg)
+}
+
 pub fn default_model() -> PathBuf {
     let models = repo_models();
     let tss = models.join("tss-small");
@@ -129,7 +154,7 @@ pub fn separate(args: &SeparateArgs) -> Result<ExitCode> {
     if let Some(png) = &args.spectrogram {
         crate::spectrogram::check_target(png)?;
     }
-    let pkg = Package::open(&model)?;
+    let pkg = choose_text_encoder(Package::open(&model)?, args.text_encoder.as_deref())?;
     let backend = BackendChoice::parse(&args.backend)?;
     let channels = match args.channels.as_str() {
         "mix" => ChannelPolicy::Mix,
@@ -196,6 +221,9 @@ pub fn separate(args: &SeparateArgs) -> Result<ExitCode> {
             "output": report.output.display().to_string(),
             "model": pkg.manifest().name,
             "operations": ops.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            // The query encoder a text-queried model ran (null for other models, and for a
+            // package with compiled queries only).
+            "text_encoder": separation::tss::encoder_role(&pkg),
             "matches": matches.iter().map(|m| json!({"description": m.description, "class": m.class, "confidence": m.confidence})).collect::<Vec<_>>(),
             "warnings": warnings,
             "rtf": report.rtf,
