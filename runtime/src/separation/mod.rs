@@ -153,16 +153,11 @@ pub fn memory_estimate(pkg: &Package, query: Option<&str>, opts: &enhance::Enhan
             if let (false, Some(role)) = (cached, role) {
                 parts.push((format!("{role} session"), session(role)?));
             }
-            // One extractor for the extractions and one for the removals, each with a local
-            // separator per description (tss::TssModel::build).
+            // One extractor for the extractions and one for the removals, each with one session
+            // per stage whatever the number of descriptions (tss::TssModel::build).
             let extractors = [true, false].iter().filter(|&&keep| ops.iter().any(|o| o.is_removal() != keep)).count();
-            for (role, n) in [
-                ("audio_encoder", extractors),
-                ("global_separator", extractors),
-                ("local_separator", ops.len()),
-                ("reconstructor", extractors),
-            ] {
-                parts.push((format!("{role} sessions ×{n}"), session(role)? * n as u64));
+            for role in ["audio_encoder", "global_separator", "local_separator", "reconstructor"] {
+                parts.push((format!("{role} sessions ×{extractors}"), session(role)? * extractors as u64));
             }
         }
         _ => {

@@ -30,7 +30,7 @@ use crate::dsp::mel::{Fbank, FbankOptions};
 use crate::dsp::{Complex32, Normalise, StftAnalysis, StftSynthesis, Window};
 use crate::error::{Error, ErrorKind, Result};
 use crate::package::{Family, Package, TEXT_ENCODERS};
-use crate::separation::enhance::Stateful;
+use crate::separation::enhance::States;
 use crate::separation::query::Operation;
 use crate::separation::text::{cosine, TextEncoder};
 use crate::tensor::{Input, Tensor, TensorView};
@@ -260,18 +260,19 @@ struct Blocks {
 }
 
 /// One description's own part of an extraction: its embedding, the target feature stage 1
-/// predicts for it, and the local separator (its recurrent state is the description's).
+/// predicts for it, and its recurrent state of the local separator (one session runs them all).
 struct Target {
     query: Vec<f32>,
     global: Tensor,
-    local: Stateful,
+    local: States,
 }
 
 /// One extraction: the four separator stages run hop by hop on one or more query embeddings.
 /// With several, each description gets its own target feature and local features, and the
 /// masks are joined by their larger value per bin before the one synthesis: the union of what
 /// they describe, so that a sound two descriptions both pick ("the crowd cheering and clapping")
-/// is kept once, not twice. The mixture's analysis, fbank and audio embedding are shared.
+/// is kept once, not twice. The mixture's analysis, fbank and audio embedding are shared, and so
+/// are the sessions: each description is a state set of the local separator.
 pub struct Extractor {
     analysis: StftAnalysis,
     synthesis: StftSynthesis,
@@ -287,6 +288,8 @@ pub struct Extractor {
     mask: Vec<f32>,
     mix_global: Tensor,
     targets: Vec<Target>,
+    local: Box<dyn Session>,
+    local_out: Vec<Tensor>,
     encoder: Box<dyn Session>,
     encoder_out: Vec<Tensor>,
     global: Box<dyn Session>,
@@ -319,15 +322,12 @@ impl Extractor {
             return Err(Error::new(ErrorKind::InvalidInput, format!("a query embedding has {EMB} values, not {}", q.len())));
         }
         // The four stages are independent graphs, loaded side by side (start-up on two cores is
-        // about half of loading them in turn; benches/RESULTS.md); each description after the
-        // first loads one more local separator (a session carries the recurrent state).
-        let roles = ["audio_encoder", "global_separator", "reconstructor"];
-        let mut jobs = Vec::with_capacity(roles.len() + queries.len());
+        // about half of loading them in turn; benches/RESULTS.md). However many descriptions,
+        // one session each: a description's own part is its state set.
+        let roles = ["audio_encoder", "global_separator", "reconstructor", "local_separator"];
+        let mut jobs = Vec::with_capacity(roles.len());
         for role in roles {
             jobs.push((pkg.graph(role)?, pkg.session_options(role, backend).threads(threads)));
-        }
-        for _ in &queries {
-            jobs.push((pkg.graph("local_separator")?, pkg.session_options("local_separator", backend).threads(threads)));
         }
         // The block sessions' graphs: the local separator's (jobs[3]) and the reconstructor's.
         let block_graphs = [3, 2].map(|i| {
@@ -341,11 +341,11 @@ impl Extractor {
         });
         let mut loaded = backend::load_parallel(&jobs).into_iter();
         let mut next = || loaded.next().unwrap_or_else(|| Err(Error::new(ErrorKind::Backend, "a stage was not loaded")));
-        let (encoder, global, recon) = (next()?, next()?, next()?);
+        let (encoder, global, recon, local) = (next()?, next()?, next()?, next()?);
         let mut targets = Vec::with_capacity(queries.len());
         for query in queries {
-            let local = Stateful::new(next()?, &[("h", "h_out", &[1, 1, HIDDEN])])?;
-            targets.push(Target { query, global: Tensor::zeros(crate::tensor::DType::F32, &[1, EMB]), local });
+            let states = States::new(local.as_ref(), &[("h", "h_out", &[1, 1, HIDDEN])])?;
+            targets.push(Target { query, global: Tensor::zeros(crate::tensor::DType::F32, &[1, EMB]), local: states });
         }
         let w = Window::SqrtHann.values(WIN);
         Ok(Extractor {
@@ -362,6 +362,8 @@ impl Extractor {
             mask: vec![0.0; BINS],
             mix_global: Tensor::zeros(crate::tensor::DType::F32, &[1, EMB]),
             targets,
+            local_out: local.new_outputs(),
+            local,
             encoder_out: encoder.new_outputs(),
             global_out: global.new_outputs(),
             recon_out: recon.new_outputs(),
@@ -518,12 +520,16 @@ impl Processor for Extractor {
         }
         self.front(input)?;
         for (k, t) in self.targets.iter_mut().enumerate() {
-            let local = t.local.run(&[
-                Input::new("fbank", TensorView::f32(&[1, 1, MELS], &self.fb)?),
-                Input::new("target_global", t.global.view()),
-            ])?;
+            t.local.run_on(
+                self.local.as_mut(),
+                &mut self.local_out,
+                &[Input::new("fbank", TensorView::f32(&[1, 1, MELS], &self.fb)?), Input::new("target_global", t.global.view())],
+            )?;
             self.recon.run(
-                &[Input::new("local", local[0].view()), Input::new("log_magnitude", TensorView::f32(&[1, 1, BINS], &self.logmag)?)],
+                &[
+                    Input::new("local", self.local_out[0].view()),
+                    Input::new("log_magnitude", TensorView::f32(&[1, 1, BINS], &self.logmag)?),
+                ],
                 &mut self.recon_out,
             )?;
             join(&mut self.mask, self.recon_out[0].as_f32()?, k == 0)?;

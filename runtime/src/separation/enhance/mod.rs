@@ -54,42 +54,16 @@ pub(crate) fn open_session(pkg: &Package, role: &str, graph: Option<&Graph>, opt
     backend::load(g, &so)
 }
 
-/// Runs `session` on `inputs` plus the states, then swaps the state outputs in as the next
-/// run's states.
-fn run_with_states(
-    states: &mut [(String, usize, Tensor, Tensor)],
-    session: &mut dyn Session,
-    outputs: &mut [Tensor],
-    inputs: &[Input<'_>],
-) -> Result<()> {
-    {
-        let mut all: smallvec::SmallVec<[Input<'_>; 8]> = smallvec::SmallVec::new();
-        all.extend_from_slice(inputs);
-        for (name, _, value, _) in states.iter() {
-            all.push(Input::new(name, value.view()));
-        }
-        session.run(&all, outputs)?;
-    }
-    for (_, ix, value, _) in states.iter_mut() {
-        let out = outputs.get_mut(*ix).ok_or_else(|| {
-            Error::new(ErrorKind::InvalidPackage, format!("graph `{}` has no output {ix} for its state", session.name()))
-        })?;
-        std::mem::swap(value, out);
-    }
-    Ok(())
-}
-
-/// A session run a hop at a time whose state outputs feed its state inputs at the next hop.
-pub(crate) struct Stateful {
-    session: Box<dyn Session>,
-    outputs: Vec<Tensor>,
+/// The recurrent states of a graph run a hop at a time: each state output feeds its state input
+/// at the next run. One session can run several sets in turn (tss-small: one per description).
+pub(crate) struct States {
     /// (input name, output index, value fed at the next run, value at reset)
     states: Vec<(String, usize, Tensor, Tensor)>,
 }
 
-impl Stateful {
-    /// `pairs`: (state input, state output, shape) — zeros at the start.
-    pub fn new(session: Box<dyn Session>, pairs: &[(&str, &str, &[usize])]) -> Result<Stateful> {
+impl States {
+    /// `pairs`: (state input, state output, shape) of `session`'s graph — zeros at the start.
+    pub fn new(session: &dyn Session, pairs: &[(&str, &str, &[usize])]) -> Result<States> {
         let mut states = Vec::with_capacity(pairs.len());
         for (input, output, shape) in pairs {
             let ix = session.output_index(output).ok_or_else(|| {
@@ -101,6 +75,48 @@ impl Stateful {
             let zero = Tensor::zeros(dtype, shape);
             states.push((input.to_string(), ix, zero.clone(), zero));
         }
+        Ok(States { states })
+    }
+
+    /// Runs `session` (of a graph with these state inputs and outputs) on `inputs` plus the
+    /// states into `outputs`, then swaps the state outputs in as the next run's states (read
+    /// only the non-state outputs).
+    pub fn run_on(&mut self, session: &mut dyn Session, outputs: &mut [Tensor], inputs: &[Input<'_>]) -> Result<()> {
+        {
+            let mut all: smallvec::SmallVec<[Input<'_>; 8]> = smallvec::SmallVec::new();
+            all.extend_from_slice(inputs);
+            for (name, _, value, _) in self.states.iter() {
+                all.push(Input::new(name, value.view()));
+            }
+            session.run(&all, outputs)?;
+        }
+        for (_, ix, value, _) in self.states.iter_mut() {
+            let out = outputs.get_mut(*ix).ok_or_else(|| {
+                Error::new(ErrorKind::InvalidPackage, format!("graph `{}` has no output {ix} for its state", session.name()))
+            })?;
+            std::mem::swap(value, out);
+        }
+        Ok(())
+    }
+
+    pub fn reset(&mut self) {
+        for (_, _, value, zero) in self.states.iter_mut() {
+            value.clone_from(zero);
+        }
+    }
+}
+
+/// A session run a hop at a time with its own states.
+pub(crate) struct Stateful {
+    session: Box<dyn Session>,
+    outputs: Vec<Tensor>,
+    states: States,
+}
+
+impl Stateful {
+    /// `pairs`: (state input, state output, shape) — zeros at the start.
+    pub fn new(session: Box<dyn Session>, pairs: &[(&str, &str, &[usize])]) -> Result<Stateful> {
+        let states = States::new(session.as_ref(), pairs)?;
         let outputs = session.new_outputs();
         Ok(Stateful { session, outputs, states })
     }
@@ -114,20 +130,11 @@ impl Stateful {
     /// Runs with `inputs` plus the states; returns the outputs (states already swapped in for
     /// the next run: read only the non-state outputs).
     pub fn run(&mut self, inputs: &[Input<'_>]) -> Result<&[Tensor]> {
-        run_with_states(&mut self.states, self.session.as_mut(), &mut self.outputs, inputs)?;
+        self.states.run_on(self.session.as_mut(), &mut self.outputs, inputs)?;
         Ok(&self.outputs)
     }
 
-    /// As [`Stateful::run`], on another session of the same graph (the same state inputs and
-    /// outputs: tss-small's block session) with its own `outputs`; the states carry over
-    /// between the two.
-    pub fn run_on(&mut self, session: &mut dyn Session, outputs: &mut [Tensor], inputs: &[Input<'_>]) -> Result<()> {
-        run_with_states(&mut self.states, session, outputs, inputs)
-    }
-
     pub fn reset(&mut self) {
-        for (_, _, value, zero) in self.states.iter_mut() {
-            value.clone_from(zero);
-        }
+        self.states.reset();
     }
 }
