@@ -9,8 +9,9 @@
 //!    a causal GRU → the target's local features;
 //! 4. reconstruction: local features + the mixture's log-magnitude → a magnitude mask → iSTFT.
 //!
-//! Delay: 240 samples (15 ms). Several operations compose: extractions add up, removals subtract
-//! what they extract, in order ([`build`]).
+//! Delay: 240 samples (15 ms). Several operations compose ([`TssModel::build`]): the extractions
+//! keep the union of what they describe (one pass, one local-separator state per description,
+//! masks joined by their larger value per bin), then the removals take out the union of theirs.
 //!
 //! Offline ([`Processor::process_block`]) the same steps run a block at a time: the frames
 //! between two refreshes of the global feature (10, 15, 25, then 50) go through the local
