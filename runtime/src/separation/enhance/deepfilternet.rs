@@ -21,7 +21,7 @@ use crate::onnx::fold::{expose_recurrent_state, stream_pad_inputs};
 use crate::package::Package;
 use crate::tensor::{Input, TensorView};
 
-use super::{open_session, EnhanceOptions, Stateful};
+use super::{open_sessions, EnhanceOptions, Stateful};
 
 const N_FFT: usize = 960;
 const HOP: usize = 480;
@@ -96,19 +96,34 @@ fn linspace(a: f32, b: f32, n: usize) -> Vec<f32> {
     (0..n).map(|i| a + i as f32 * step).collect()
 }
 
-fn streaming_session(pkg: &Package, role: &str, opts: &EnhanceOptions) -> Result<Stateful> {
-    let original = pkg.graph(role)?;
-    let history: Vec<(String, usize)> =
-        pkg.manifest().history.get(role).map(|h| h.iter().map(|(k, v)| (k.clone(), *v)).collect()).unwrap_or_default();
-    let (bytes, mut states) = stream_pad_inputs(original.bytes(), &history)?;
-    let (bytes, gru) = expose_recurrent_state(&bytes, 1)?;
-    states.extend(gru);
-    let graph = Graph::from_bytes(&format!("{} (hop by hop)", original.name()), bytes)?;
-    let session = open_session(pkg, role, Some(&graph), opts)?;
-    let pairs: Vec<(&str, &str, &[usize])> =
-        states.iter().map(|s| (s.input.as_str(), s.output.as_str(), s.shape.as_slice())).collect();
-    Stateful::new(session, &pairs)
+/// The three graphs rewritten to run hop by hop (their recurrent and padding state exposed as
+/// inputs and outputs), loaded side by side, each with its states.
+fn streaming_sessions(pkg: &Package, opts: &EnhanceOptions) -> Result<[Stateful; 3]> {
+    let mut graphs = Vec::with_capacity(ROLES.len());
+    let mut all_states = Vec::with_capacity(ROLES.len());
+    for role in ROLES {
+        let original = pkg.graph(role)?;
+        let history: Vec<(String, usize)> =
+            pkg.manifest().history.get(role).map(|h| h.iter().map(|(k, v)| (k.clone(), *v)).collect()).unwrap_or_default();
+        let (bytes, mut states) = stream_pad_inputs(original.bytes(), &history)?;
+        let (bytes, gru) = expose_recurrent_state(&bytes, 1)?;
+        states.extend(gru);
+        graphs.push(Graph::from_bytes(&format!("{} (hop by hop)", original.name()), bytes)?);
+        all_states.push(states);
+    }
+    let roles: Vec<(&str, Option<&Graph>)> = ROLES.iter().zip(&graphs).map(|(r, g)| (*r, Some(g))).collect();
+    let sessions = open_sessions(pkg, &roles, opts)?;
+    let mut out = Vec::with_capacity(ROLES.len());
+    for (session, states) in sessions.into_iter().zip(&all_states) {
+        let pairs: Vec<(&str, &str, &[usize])> =
+            states.iter().map(|s| (s.input.as_str(), s.output.as_str(), s.shape.as_slice())).collect();
+        out.push(Stateful::new(session, &pairs)?);
+    }
+    out.try_into().map_err(|_| Error::new(ErrorKind::Backend, "a DeepFilterNet3 stage was not loaded"))
 }
+
+/// DeepFilterNet3's graphs, in the order [`streaming_sessions`] returns them.
+const ROLES: [&str; 3] = ["enc", "erb_dec", "df_dec"];
 
 impl DeepFilterNet {
     pub fn new(pkg: &Package, opts: &EnhanceOptions) -> Result<DeepFilterNet> {
@@ -123,9 +138,7 @@ impl DeepFilterNet {
         let w = Window::parse(&st.window)?.values(N_FFT);
         // libDF scales the analysis by 1/960 and does not rescale its inverse FFT.
         let stft = Stft::with_windows(N_FFT, HOP, w.clone(), w, Normalise::Scale(N_FFT as f32))?;
-        let enc = streaming_session(pkg, "enc", opts)?;
-        let erb_dec = streaming_session(pkg, "erb_dec", opts)?;
-        let df_dec = streaming_session(pkg, "df_dec", opts)?;
+        let [enc, erb_dec, df_dec] = streaming_sessions(pkg, opts)?;
         let enc_out = [
             enc.output_index("e0")?,
             enc.output_index("e1")?,

@@ -13,7 +13,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::package::Package;
 use crate::tensor::{Input, TensorView};
 
-use super::{open_session, EnhanceOptions, Stateful};
+use super::{open_sessions, EnhanceOptions, Stateful};
 
 pub struct Dtln {
     rate: u32,
@@ -54,8 +54,10 @@ impl Dtln {
         let st = m.stft.as_ref().ok_or_else(|| Error::new(ErrorKind::InvalidPackage, "dtln needs [stft]"))?;
         let (n, hop) = (st.n_fft, st.hop);
         let analysis = StftAnalysis::new(n, hop, Window::parse(&st.window)?.values(st.win_len))?;
-        let s1 = open_session(pkg, "stage1", None, opts)?;
-        let s2 = open_session(pkg, "stage2", None, opts)?;
+        // The two stages load side by side.
+        let [s1, s2]: [_; 2] = open_sessions(pkg, &[("stage1", None), ("stage2", None)], opts)?
+            .try_into()
+            .map_err(|_| Error::new(ErrorKind::Backend, "a DTLN stage was not loaded"))?;
         let (mag_name, st1_in, _, st1_out, st1_shape) = stage_names(s1.as_ref())?;
         let (block_name, st2_in, _, st2_out, st2_shape) = stage_names(s2.as_ref())?;
         let stage1 = Stateful::new(s1, &[(&st1_in, &st1_out, &st1_shape)])?;

@@ -46,12 +46,23 @@ pub fn build(pkg: &Package, opts: &EnhanceOptions) -> Result<Box<dyn Processor>>
 
 /// Loads the graph of `role` with the package's options and `opts`.
 pub(crate) fn open_session(pkg: &Package, role: &str, graph: Option<&Graph>, opts: &EnhanceOptions) -> Result<Box<dyn Session>> {
-    let so = pkg.session_options(role, opts.backend).threads(opts.threads).fallback(opts.fallback);
-    let g = match graph {
-        Some(g) => g,
-        None => pkg.graph(role)?,
-    };
-    backend::load(g, &so)
+    let mut s = open_sessions(pkg, &[(role, graph)], opts)?;
+    s.pop().ok_or_else(|| Error::new(ErrorKind::Backend, format!("`{role}` was not loaded")))
+}
+
+/// Loads several graphs (role, and a graph standing in for the package's, as in
+/// [`open_session`]) side by side (`backend::load_parallel`), in the order given.
+pub(crate) fn open_sessions(pkg: &Package, roles: &[(&str, Option<&Graph>)], opts: &EnhanceOptions) -> Result<Vec<Box<dyn Session>>> {
+    let mut jobs = Vec::with_capacity(roles.len());
+    for (role, graph) in roles {
+        let so = pkg.session_options(role, opts.backend).threads(opts.threads).fallback(opts.fallback);
+        let g = match graph {
+            Some(g) => *g,
+            None => pkg.graph(role)?,
+        };
+        jobs.push((g, so));
+    }
+    backend::load_parallel(&jobs).into_iter().collect()
 }
 
 /// The recurrent states of a graph run a hop at a time: each state output feeds its state input
