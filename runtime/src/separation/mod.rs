@@ -147,10 +147,10 @@ pub fn memory_estimate(pkg: &Package, query: Option<&str>, opts: &enhance::Enhan
     match pkg.manifest().kind {
         Kind::TextQueriedSeparation => {
             let ops = query::parse(query.unwrap_or("extract the speech"))?;
-            let role = tss::encoder_role(pkg);
-            let encoder = role.and_then(|r| pkg.graph(r).ok());
-            let cached = pkg.artifacts().is_some_and(|s| ops.iter().all(|o| s.query_embedding(encoder, o.description()).is_some()));
-            if let (false, Some(role)) = (cached, role) {
+            let encoder = tss::encoder_graph(pkg);
+            let cached =
+                pkg.artifacts().is_some_and(|s| ops.iter().all(|o| s.query_embedding(encoder.map(|(_, g)| g), o.description()).is_some()));
+            if let (false, Some((role, _))) = (cached, encoder) {
                 parts.push((format!("{role} session"), session(role)?));
             }
             // One extractor for the extractions and one for the removals, each with one session

@@ -77,8 +77,6 @@ pub struct TssModel {
     pkg: Package,
     backend: BackendChoice,
     threads: usize,
-    /// The text encoder role this model runs (None: the package carries none).
-    encoder: Option<&'static str>,
     text: Option<TextEncoder>,
     classes: Vec<String>,
     prototypes: Vec<Vec<f32>>,
@@ -93,12 +91,11 @@ impl TssModel {
         if pkg.manifest().family != Family::HsmTss {
             return Err(Error::new(ErrorKind::InvalidPackage, format!("package `{}` is not an hsm-tss model", pkg.manifest().name)));
         }
-        let encoder = encoder_role(pkg);
         let (classes, prototypes) = match pkg.manifest().files.get("classes") {
-            Some(f) => read_classes(&pkg.read(f)?, f, encoder)?,
+            Some(f) => read_classes(&pkg.read(f)?, f, encoder_role(pkg))?,
             None => (Vec::new(), Vec::new()),
         };
-        let mut m = TssModel { pkg: pkg.clone(), backend, threads, encoder, text: None, classes, prototypes };
+        let mut m = TssModel { pkg: pkg.clone(), backend, threads, text: None, classes, prototypes };
         // The text encoder is loaded now unless compiled query embeddings may spare it; then
         // it is loaded for the first description they do not hold.
         if pkg.artifacts().is_none_or(|s| s.compiling()) {
@@ -116,13 +113,13 @@ impl TssModel {
     /// The role of the text encoder this model runs: `text_encoder`, or `text_encoder_small`
     /// where the package carries only that one; None for a package with compiled queries only.
     pub fn encoder_role(&self) -> Option<&'static str> {
-        self.encoder
+        encoder_role(&self.pkg)
     }
 
     fn text_encoder(&mut self) -> Result<&mut TextEncoder> {
         if self.text.is_none() {
             let pkg = &self.pkg;
-            let Some(role) = self.encoder else {
+            let Some((role, graph)) = encoder_graph(pkg) else {
                 let known = pkg.artifacts().map(|s| s.compiled_queries()).unwrap_or_default();
                 return Err(Error::new(
                     ErrorKind::InvalidInput,
@@ -138,7 +135,6 @@ impl TssModel {
                 .tokenizer
                 .as_ref()
                 .ok_or_else(|| Error::new(ErrorKind::InvalidPackage, "an hsm-tss package needs a tokenizer"))?;
-            let graph = pkg.graph(role)?;
             let opts = pkg.session_options(role, self.backend).threads(self.threads);
             let t = TextEncoder::new(graph, &pkg.read(tokenizer)?, &opts)
                 .map_err(|e| e.with_context(format!("tokenizer `{}`", tokenizer.display())))?;
@@ -152,12 +148,12 @@ impl TssModel {
     /// package holds it for this text encoder, else from the text encoder.
     pub fn embed(&mut self, description: &str) -> Result<Vec<f32>> {
         if let Some(store) = self.pkg.artifacts() {
-            if let Some(e) = store.query_embedding(self.encoder.and_then(|r| self.pkg.graph(r).ok()), description) {
+            if let Some(e) = store.query_embedding(encoder_graph(&self.pkg).map(|(_, g)| g), description) {
                 return Ok(e);
             }
         }
         let e = self.text_encoder()?.embed(description)?;
-        if let (Some(store), Some(g)) = (self.pkg.artifacts(), self.encoder.and_then(|r| self.pkg.graph(r).ok())) {
+        if let (Some(store), Some((_, g))) = (self.pkg.artifacts(), encoder_graph(&self.pkg)) {
             store.record_query_embedding(g, description, &e)?;
         }
         Ok(e)
@@ -215,7 +211,12 @@ impl TssModel {
 /// The text encoder role a package's model runs: the first of [`TEXT_ENCODERS`] it has a graph
 /// for (`text_encoder`, else `text_encoder_small`); None when it has none (compiled queries only).
 pub fn encoder_role(pkg: &Package) -> Option<&'static str> {
-    TEXT_ENCODERS.into_iter().find(|r| pkg.graph(r).is_ok())
+    encoder_graph(pkg).map(|(role, _)| role)
+}
+
+/// [`encoder_role`] with the encoder's graph.
+pub fn encoder_graph(pkg: &Package) -> Option<(&'static str, &Graph)> {
+    TEXT_ENCODERS.into_iter().find_map(|r| Some((r, pkg.graph(r).ok()?)))
 }
 
 /// The trained classes and their prototype embeddings for the text encoder `encoder`:
