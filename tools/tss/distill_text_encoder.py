@@ -13,12 +13,18 @@ prototype (classes.json's rule) is the teacher's.
 --install copies the int8 student into models/tss-small as text_encoder_small.int8.onnx (the
 manifest's `text_encoder_small` role), adds its class prototypes to classes.json
 (`prototypes_by_encoder`), and writes the golden embeddings edgert's tests compare against
-(tests/golden/text_encoder_small). tools/tss/build runs it so.
+(tests/golden/text_encoder_small) and the separation conditioned on it (tests/golden/tss/
+*_small_reference.npy). tools/tss/build runs it so.
+
+--reinstall keeps the student already in models/tss-small (no training) and writes what depends on
+the separator or on classes.json: its class prototypes and the separation goldens. For a separator
+retrained alone (`tools/tss/build --small-encoder keep`); the student's own golden embeddings
+stay as they are.
 
 With --score: the separation itself, conditioned on each encoder's embeddings (the Python
 reference pipeline on the shipped int8 graphs, the project test set): SI-SDRi per row.
 
-usage: tools/tss/distill_text_encoder.py [--dim 96] [--steps 4000] [--out DIR] [--install] [--score]"""
+usage: tools/tss/distill_text_encoder.py [--dim 96] [--steps 4000] [--out DIR] [--install | --reinstall] [--score]"""
 import argparse
 import os
 import random
@@ -95,10 +101,14 @@ def main():
     ap.add_argument("--out", default=str(ROOT / "tools" / ".cache" / "distill"))
     ap.add_argument("--score", action="store_true", help="score the separation with the student made before")
     ap.add_argument("--install", action="store_true", help="put the student into models/tss-small (see above)")
+    ap.add_argument("--reinstall", action="store_true",
+                    help="keep the package's student; rewrite its prototypes and separation goldens (see above)")
     args = ap.parse_args()
     out = Path(args.out)
     if args.score:
         return separation_scores(out / "text_encoder_small.int8.onnx")
+    if args.reinstall:
+        return reinstall()
     out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
     rng = random.Random(0)
@@ -191,13 +201,39 @@ def main():
 
 
 def install(q_path: Path, little, classes):
-    """The student into the package: its graph, its class prototypes (the mean of its embeddings
-    of each class's training phrasings, as for the teacher's), and golden embeddings for the tests
-    (ONNX Runtime on the int8 graph, and the float graph beside it)."""
-    import json
+    """The student into the package: its graph, its class prototypes, and golden embeddings for the
+    tests (ONNX Runtime on the int8 graph, and the float graph beside it), then the separation
+    goldens conditioned on it."""
     import shutil
 
     shutil.copy(q_path, PACKAGE / "text_encoder_small.int8.onnx")
+    write_prototypes(little, classes)
+    golden = ROOT / "tests" / "golden" / "text_encoder_small"
+    golden.mkdir(parents=True, exist_ok=True)
+    phrases = (ROOT / "tests" / "golden" / "text_encoder" / "phrases.txt").read_text().splitlines()
+    (golden / "phrases.txt").write_text("\n".join(phrases) + "\n")
+    for name, graph in [("int8", q_path), ("float", q_path.with_name("text_encoder_small.onnx"))]:
+        e = train.text_embeddings(PACKAGE, phrases, graph)
+        np.save(golden / f"{name}.npy", np.stack([e[p] for p in phrases]).astype(np.float32))
+    separation_goldens(PACKAGE / "text_encoder_small.int8.onnx")
+    print(f"installed {PACKAGE / 'text_encoder_small.int8.onnx'} and {golden}", flush=True)
+
+
+def reinstall():
+    """The package's student as it is, after the separator (and classes.json) were rebuilt."""
+    q_path = PACKAGE / "text_encoder_small.int8.onnx"
+    if not q_path.exists():
+        sys.exit(f"{q_path} is missing: run without --reinstall to distil one")
+    every = [p for s, u in make_data.PHRASES.values() for p in s + u]
+    write_prototypes(train.text_embeddings(PACKAGE, every, q_path), sorted(make_data.PHRASES))
+    separation_goldens(q_path)
+
+
+def write_prototypes(little, classes):
+    """classes.json's prototypes for the student: the mean of its embeddings of each class's
+    training phrasings, as for the teacher's."""
+    import json
+
     meta = json.loads((PACKAGE / "classes.json").read_text())
     assert meta["classes"] == classes, "classes.json lists other classes than make_data"
     protos = []
@@ -206,15 +242,13 @@ def install(q_path: Path, little, classes):
         protos.append([round(float(v), 6) for v in e / np.linalg.norm(e)])
     meta["prototypes_by_encoder"] = {"text_encoder_small": protos}
     (PACKAGE / "classes.json").write_text(json.dumps(meta))
-    golden = ROOT / "tests" / "golden" / "text_encoder_small"
-    golden.mkdir(parents=True, exist_ok=True)
-    phrases = (ROOT / "tests" / "golden" / "text_encoder" / "phrases.txt").read_text().splitlines()
-    (golden / "phrases.txt").write_text("\n".join(phrases) + "\n")
-    for name, graph in [("int8", q_path), ("float", q_path.with_name("text_encoder_small.onnx"))]:
-        e = train.text_embeddings(PACKAGE, phrases, graph)
-        np.save(golden / f"{name}.npy", np.stack([e[p] for p in phrases]).astype(np.float32))
-    # The separation conditioned on the student, as edgert runs a file (a block of frames per
-    # call), on the golden clips tools/tss/build chose.
+
+
+def separation_goldens(q_path: Path):
+    """The separation conditioned on the student, as edgert runs a file (a block of frames per
+    call), on the golden clips tools/tss/build chose."""
+    import json
+
     from pipeline import Reference, read_wav
 
     tss = ROOT / "tests" / "golden" / "tss"
@@ -224,7 +258,7 @@ def install(q_path: Path, little, classes):
     for c in clips:
         mix = read_wav(tss / f"{c['id']}_mix.wav")
         np.save(tss / f"{c['id']}_small_reference.npy", ref.extract(mix, e[c["seen"]], block=True).astype(np.float32))
-    print(f"installed {PACKAGE / 'text_encoder_small.int8.onnx'}, {golden} and {tss}/*_small_reference.npy", flush=True)
+    print(f"wrote {tss}/*_small_reference.npy", flush=True)
 
 
 def separation_scores(student: Path):

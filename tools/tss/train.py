@@ -52,16 +52,27 @@ def text_embeddings(package: Path, phrases, encoder: Path = None):
 
 
 class Sampler:
-    def __init__(self, sources, phrases, emb, rng):
+    def __init__(self, sources, phrases, emb, rng, augment=False):
+        """`augment`: each event also gets a random equalisation (a tilt of ±6 dB across the band
+        and three cosine ripples of ±3 dB, 4 events in 5) and speed ±15 % instead of ±8 %."""
         self.sources, self.phrases, self.emb, self.rng = sources, phrases, emb, rng
         self.classes = sorted(sources)
+        self.augment = augment
 
     def event(self, cls, n):
         r = self.rng
         x = self.sources[cls][r.randrange(len(self.sources[cls]))]
-        f = r.uniform(0.92, 1.08)
+        f = r.uniform(0.85, 1.15) if self.augment else r.uniform(0.92, 1.08)
         if abs(f - 1) > 1e-3:
             x = np.interp(np.arange(0, len(x) - 1, f), np.arange(len(x)), x).astype(np.float32)
+        if self.augment and r.random() < 0.8:
+            if len(x) > 2 * n:  # equalise only what can be used: a random stretch of 2n
+                s = r.randrange(len(x) - 2 * n + 1)
+                x = x[s:s + 2 * n]
+            spec = np.fft.rfft(x)
+            u = np.linspace(0, 1, len(spec))
+            db = r.uniform(-6, 6) * (u - 0.5) * 2 + sum(r.uniform(-3, 3) * np.cos(np.pi * k * u) for k in (1, 2, 3))
+            x = np.fft.irfft(spec * 10 ** (db / 20), len(x)).astype(np.float32)
         x = x * r.uniform(0.3, 1.0) / (np.max(np.abs(x)) + 1e-6)
         if len(x) >= n:
             s = r.randrange(len(x) - n + 1)
@@ -105,7 +116,7 @@ def si_sdr(est, ref, eps=1e-8):
     return 10 * torch.log10(((t**2).sum(-1) + eps) / (((est - t) ** 2).sum(-1) + eps))
 
 
-def train(cache: Path, package: Path, steps=(1500, 1500, 3000), seed=0, log=print):
+def train(cache: Path, package: Path, steps=(1500, 1500, 3000), seed=0, log=print, augment=False):
     torch.manual_seed(seed)
     rng = random.Random(seed)
     import make_data
@@ -114,7 +125,7 @@ def train(cache: Path, package: Path, steps=(1500, 1500, 3000), seed=0, log=prin
     sources = load_sources(cache, "train")
     all_phrases = [p for c in phrases for p in phrases[c][0] + phrases[c][1]]
     emb = text_embeddings(package, all_phrases)
-    sampler = Sampler(sources, phrases, emb, rng)
+    sampler = Sampler(sources, phrases, emb, rng, augment)
     classes = sampler.classes
     fe = M.FrontEnd()
     enc, gsep, lsep, rec = M.AudioEncoder(), M.GlobalSeparator(), M.LocalSeparator(), M.Reconstructor()
