@@ -224,8 +224,8 @@ def reinstall():
     q_path = PACKAGE / "text_encoder_small.int8.onnx"
     if not q_path.exists():
         sys.exit(f"{q_path} is missing: run without --reinstall to distil one")
-    every = [p for s, u in make_data.PHRASES.values() for p in s + u]
-    write_prototypes(train.text_embeddings(PACKAGE, every, q_path), sorted(make_data.PHRASES))
+    trained = [p for s, _ in make_data.PHRASES.values() for p in s]  # what the prototypes average
+    write_prototypes(train.text_embeddings(PACKAGE, trained, q_path), sorted(make_data.PHRASES))
     separation_goldens(q_path)
 
 
