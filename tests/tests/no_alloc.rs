@@ -203,7 +203,7 @@ fn the_live_path_does_not_allocate() {
     use edgert::live::{capture, playback, Stats, Worker, WorkerOptions};
     use std::sync::Arc;
     let stats = Arc::new(Stats::default());
-    let opts = WorkerOptions { device_rate: 48_000, in_channels: 2, out_channels: 2, period: 480 };
+    let opts = WorkerOptions { device_rate: 48_000, in_channels: 2, out_channels: 2, period: 480, margin: None };
     let mut worker = Worker::new(Box::new(Residual::new(Half)), opts, stats.clone()).unwrap();
     let (mut in_prod, mut in_cons) = rtrb::RingBuffer::<f32>::new(48_000 * 2);
     let (mut out_prod, mut out_cons) = rtrb::RingBuffer::<f32>::new(48_000 * 2);

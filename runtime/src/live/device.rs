@@ -77,6 +77,9 @@ pub struct LiveOptions {
     /// normal priority waits behind every busy program on its core; the playback ring's margin
     /// covers a few milliseconds of that, not more.
     pub realtime: bool,
+    /// Start-up silence kept in hand for the worker's scheduling, on top of what the hop
+    /// pattern needs (see [`WorkerOptions::margin`]); `None`: a quarter period.
+    pub margin: Option<Duration>,
 }
 
 /// What was opened, and the conversions on the way (reported at start).
@@ -469,7 +472,8 @@ where
         std::thread::sleep(Duration::from_millis(2));
     }
     let period = stats.in_period.load(Ordering::Relaxed).max(stats.out_period.load(Ordering::Relaxed)) as usize;
-    let worker = Worker::new(processor, WorkerOptions { device_rate: rate, in_channels, out_channels, period }, stats.clone())?;
+    let margin = opts.margin.map(|m| (m.as_secs_f64() * f64::from(rate)).round() as usize);
+    let worker = Worker::new(processor, WorkerOptions { device_rate: rate, in_channels, out_channels, period, margin }, stats.clone())?;
     let (prefill_frames, delay_frames) = (worker.prefill(), worker.delay());
 
     let stop = Arc::new(AtomicBool::new(false));

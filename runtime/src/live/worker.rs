@@ -52,6 +52,11 @@ pub struct WorkerOptions {
     pub out_channels: usize,
     /// Frames per device period (the larger of capture and playback).
     pub period: usize,
+    /// Frames of start-up silence kept in hand beyond the simulated shortfall, for the worker's
+    /// scheduling (polling, wake-up, a slow hop). `None`: a quarter period. Each frame is a frame
+    /// of added latency; with none, the worker must finish every step within the period the
+    /// worst callback order leaves it.
+    pub margin: Option<usize>,
 }
 
 /// The device-rate side of the live path. See the module docs.
@@ -377,8 +382,10 @@ pub fn warm_up(processor: &mut dyn Processor) -> Result<()> {
 
 /// The start-up silence the playback ring needs so that it never runs dry: the pipeline is
 /// simulated period by period from the start (playback first, then capture, then the worker:
-/// the worst order) over two seconds, and the deepest shortfall taken, plus a quarter period for
-/// the worker's scheduling.
+/// the worst order) and the deepest shortfall taken, plus the margin for the worker's scheduling
+/// (by default a quarter period). The simulation runs two seconds past one whole cycle of the
+/// pattern (periods, hops and resampler phases all back where they started; at most a minute),
+/// so that every phase of hops against periods is met.
 fn required_prefill(model_rate: u32, hop: usize, opts: &WorkerOptions) -> Result<usize> {
     let (mut pipe, _) = Pipeline::with_compensation(Box::new(Identity { rate: model_rate, hop }), opts.device_rate, false)?;
     let p = opts.period;
@@ -386,7 +393,13 @@ fn required_prefill(model_rate: u32, hop: usize, opts: &WorkerOptions) -> Result
     let mut out = vec![0.0f32; pipe.up.chunk() * 8 + p * 4];
     let mut level: i64 = 0;
     let mut worst: i64 = 0;
-    let periods = (2 * opts.device_rate as usize).div_ceil(p).max(16);
+    let (dr, mr) = (opts.device_rate as u64, u64::from(model_rate));
+    // Device frames after which the pattern repeats: a whole number of periods, of hops
+    // (hop · dr / mr frames, a fraction in general) and of resampling phases (dr / gcd(dr, mr)).
+    let hop_dr = hop as u64 * dr;
+    let cycle = lcm(lcm(p as u64, hop_dr / gcd(hop_dr, mr)), dr / gcd(dr, mr));
+    let frames = cycle.min(60 * dr) + 2 * dr;
+    let periods = (frames as usize).div_ceil(p).max(16);
     for _ in 0..periods {
         level -= p as i64;
         worst = worst.min(level);
@@ -395,5 +408,37 @@ fn required_prefill(model_rate: u32, hop: usize, opts: &WorkerOptions) -> Result
             level += pipe.up.pop(&mut out) as i64;
         }
     }
-    Ok((-worst) as usize + p / 4)
+    Ok((-worst) as usize + opts.margin.unwrap_or(p / 4))
+}
+
+fn gcd(a: u64, b: u64) -> u64 {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+/// Saturating, so that absurd rates give a long (capped) simulation instead of an overflow.
+fn lcm(a: u64, b: u64) -> u64 {
+    if a == 0 || b == 0 { 0 } else { (a / gcd(a, b)).saturating_mul(b) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(device_rate: u32, period: usize, margin: Option<usize>) -> WorkerOptions {
+        WorkerOptions { device_rate, in_channels: 1, out_channels: 1, period, margin }
+    }
+
+    /// At the model's rate the shortfall is closed-form: with the playback callback first, a hop
+    /// of H frames against periods of P frames leaves the ring short by at most
+    /// P + H − gcd(P, H) frames; the margin comes on top.
+    #[test]
+    fn prefill_is_the_worst_shortfall_plus_the_margin() {
+        for (hop, period) in [(256, 160), (160, 160), (160, 128), (480, 256), (128, 441)] {
+            let shortfall = period + hop - gcd(period as u64, hop as u64) as usize;
+            for (margin, extra) in [(None, period / 4), (Some(0), 0), (Some(7), 7)] {
+                let got = required_prefill(16_000, hop, &opts(16_000, period, margin)).unwrap();
+                assert_eq!(got, shortfall + extra, "hop {hop}, period {period}, margin {margin:?}");
+            }
+        }
+    }
 }

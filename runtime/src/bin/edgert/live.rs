@@ -47,6 +47,11 @@ pub struct LiveArgs {
     /// Device period to ask for, in milliseconds (JACK uses the server's).
     #[arg(long, default_value_t = 10.0)]
     buffer_ms: f64,
+    /// Silence kept in hand for the worker's scheduling, in milliseconds, on top of what the
+    /// model's hops need at this period; each millisecond is latency (default: a quarter
+    /// period). 0 gives the lowest latency and leaves the worker only what the period allows.
+    #[arg(long, value_name = "MS")]
+    margin_ms: Option<f64>,
     /// tract, ort-cpu, ort-cuda, ort-tensorrt or auto.
     #[arg(long, default_value = "tract")]
     backend: String,
@@ -121,6 +126,11 @@ pub fn run(args: &LiveArgs) -> Result<ExitCode> {
     if !(args.buffer_ms > 0.0 && args.buffer_ms <= 1000.0) {
         return Err(Error::new(ErrorKind::InvalidInput, format!("--buffer-ms must be in (0, 1000], not {}", args.buffer_ms)));
     }
+    if let Some(m) = args.margin_ms {
+        if !(0.0..=1000.0).contains(&m) {
+            return Err(Error::new(ErrorKind::InvalidInput, format!("--margin-ms must be in [0, 1000], not {m}")));
+        }
+    }
     if let Some(d) = args.duration {
         if !(d > 0.0 && d.is_finite()) {
             return Err(Error::new(ErrorKind::InvalidInput, format!("--duration must be a positive number of seconds, not {d}")));
@@ -161,7 +171,7 @@ pub fn run(args: &LiveArgs) -> Result<ExitCode> {
         ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed))
             .map_err(|e| Error::new(ErrorKind::Backend, format!("cannot install the Ctrl-C handler: {e}")))?;
     }
-    let mut session = LiveSession::start(processor, &LiveOptions { host, input: args.input.clone(), output, period: Some(period), realtime: !args.no_realtime })?;
+    let mut session = LiveSession::start(processor, &LiveOptions { host, input: args.input.clone(), output, period: Some(period), realtime: !args.no_realtime, margin: args.margin_ms.map(|m| Duration::from_secs_f64(m / 1000.0)) })?;
     let info = session.info().clone();
     let ms = |frames: f64| frames * 1000.0 / f64::from(info.device_rate);
     eprintln!(
