@@ -22,9 +22,7 @@ fn per_call(c: &mut Criterion) {
             let mut session = backend::load_on(&hop.graph, &hop.options, p).unwrap_or_else(|e| panic!("{name}: {e}"));
             let mut outputs = session.new_outputs();
             let inputs = hop.inputs();
-            group.bench_function(p.as_str(), |b| {
-                b.iter(|| session.run(black_box(&inputs), &mut outputs).expect("the hop runs"))
-            });
+            group.bench_function(p.as_str(), |b| b.iter(|| session.run(black_box(&inputs), &mut outputs).expect("the hop runs")));
         }
         group.finish();
     }

@@ -54,10 +54,7 @@ pub fn hop(case: &str) -> Result<Hop, String> {
         for (name, t) in inputs.iter_mut() {
             let info = graph.inputs().iter().find(|i| &i.name == name).ok_or("input not in graph")?;
             if let Some(shape) = &info.shape {
-                let axis = shape
-                    .iter()
-                    .zip(t.shape())
-                    .position(|(d, &n)| n > 1 && matches!(d, Dim::Symbol(s) if seq_dims.contains(s)));
+                let axis = shape.iter().zip(t.shape()).position(|(d, &n)| n > 1 && matches!(d, Dim::Symbol(s) if seq_dims.contains(s)));
                 if let Some(axis) = axis {
                     *t = first_along(t, axis)?;
                 }

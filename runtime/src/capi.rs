@@ -535,8 +535,7 @@ unsafe fn process_frames(
             return Err(fail(EdgertStatus::EdgertBufferSize, &format!("buffers of {input_len} and {output_len} samples given; {want}")));
         }
         // SAFETY: non-NULL, lengths as the caller states them (the contract).
-        let (input, output) =
-            unsafe { (std::slice::from_raw_parts(input, input_len), std::slice::from_raw_parts_mut(output, output_len)) };
+        let (input, output) = unsafe { (std::slice::from_raw_parts(input, input_len), std::slice::from_raw_parts_mut(output, output_len)) };
         // Sized for the processor's largest block when it was built (and at each query change).
         let clean = inner
             .scratch

@@ -156,17 +156,11 @@ fn hex(h: u128) -> String {
 fn options_text(opts: &SessionOptions) -> String {
     let mut dims: Vec<String> = opts.dims.iter().map(|(k, v)| format!("{k}={v}")).collect();
     dims.sort();
-    let mut shapes: Vec<String> = opts
-        .shapes
-        .iter()
-        .map(|(k, v)| format!("{k}={}", v.iter().map(ToString::to_string).collect::<Vec<_>>().join("x")))
-        .collect();
+    let mut shapes: Vec<String> =
+        opts.shapes.iter().map(|(k, v)| format!("{k}={}", v.iter().map(ToString::to_string).collect::<Vec<_>>().join("x"))).collect();
     shapes.sort();
-    let mut constants: Vec<String> = opts
-        .constants
-        .iter()
-        .map(|(k, t)| format!("{k}={}:{:?}:{:?}", t.dtype(), t.shape(), t.buf()))
-        .collect();
+    let mut constants: Vec<String> =
+        opts.constants.iter().map(|(k, t)| format!("{k}={}:{:?}:{:?}", t.dtype(), t.shape(), t.buf())).collect();
     constants.sort();
     format!(
         "dims[{}] shapes[{}] constants[{}] dynamic={} fp16={} int8={}",
@@ -258,18 +252,11 @@ impl ArtifactStore {
         };
         let (index, events) = match std::str::from_utf8(index_bytes).ok().map(toml::from_str::<Index>) {
             Some(Ok(i)) => (i, Vec::new()),
-            _ => (
-                Index::default(),
-                vec![Event::Ignored { graph: "*".into(), provider: "*".into(), reason: "index is unreadable".into() }],
-            ),
+            _ => (Index::default(), vec![Event::Ignored { graph: "*".into(), provider: "*".into(), reason: "index is unreadable".into() }]),
         };
-        let queries = files
-            .get(&format!("{DIR}/{QUERIES}"))
-            .and_then(|b| serde_json::from_slice(b).ok())
-            .unwrap_or_default();
-        let backing = Backing::Memory(
-            files.iter().filter_map(|(k, v)| k.strip_prefix(&prefix).map(|n| (n.to_string(), v.clone()))).collect(),
-        );
+        let queries = files.get(&format!("{DIR}/{QUERIES}")).and_then(|b| serde_json::from_slice(b).ok()).unwrap_or_default();
+        let backing =
+            Backing::Memory(files.iter().filter_map(|(k, v)| k.strip_prefix(&prefix).map(|n| (n.to_string(), v.clone()))).collect());
         Some(Arc::new(ArtifactStore { backing, compile: false, keep: Keep::Faster, state: Mutex::new(State { index, events, queries }) }))
     }
 
@@ -412,7 +399,14 @@ impl ArtifactStore {
     }
 
     /// Loads from ONNX and writes the artifact; `reason` says why an old one is replaced.
-    fn rebuild(&self, graph: &Graph, opts: &SessionOptions, provider: Provider, id: &Ident, reason: Option<String>) -> Result<Box<dyn Session>> {
+    fn rebuild(
+        &self,
+        graph: &Graph,
+        opts: &SessionOptions,
+        provider: Provider,
+        id: &Ident,
+        reason: Option<String>,
+    ) -> Result<Box<dyn Session>> {
         let Backing::Dir(dir) = &self.backing else {
             return backend::load_direct(graph, opts, provider, Artifact::None).map(|(s, _)| s);
         };

@@ -95,10 +95,7 @@ impl Error {
     }
 
     pub fn not_compiled(feature: &str, what: &str) -> Self {
-        Error::new(
-            ErrorKind::NotCompiled,
-            format!("{what} needs the Cargo feature `{feature}`, which this build of edgert does not have"),
-        )
+        Error::new(ErrorKind::NotCompiled, format!("{what} needs the Cargo feature `{feature}`, which this build of edgert does not have"))
     }
 
     pub fn kind(&self) -> ErrorKind {
@@ -151,9 +148,7 @@ mod tests {
 
     #[test]
     fn display_puts_outer_context_first() {
-        let e = Error::new(ErrorKind::InvalidInput, "expected f32, got i64")
-            .with_context("input `state`")
-            .with_context("graph `vad.onnx`");
+        let e = Error::new(ErrorKind::InvalidInput, "expected f32, got i64").with_context("input `state`").with_context("graph `vad.onnx`");
         assert_eq!(e.to_string(), "graph `vad.onnx`: input `state`: expected f32, got i64");
         assert_eq!(e.kind(), ErrorKind::InvalidInput);
         assert_eq!(e.context().len(), 2);

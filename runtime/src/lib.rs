@@ -15,9 +15,9 @@ pub mod backend;
 #[cfg(feature = "capi")]
 pub mod capi;
 pub mod compile;
+pub mod dsp;
 #[cfg(feature = "embed-model")]
 pub mod embedded;
-pub mod dsp;
 pub mod error;
 pub mod live;
 pub mod multimodal;

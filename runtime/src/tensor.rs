@@ -178,10 +178,7 @@ impl<'a> TensorView<'a> {
     pub fn new(shape: &'a [usize], data: TensorData<'a>) -> Result<Self> {
         let n: usize = shape.iter().product();
         if n != data.len() {
-            return Err(Error::new(
-                ErrorKind::InvalidInput,
-                format!("shape {shape:?} holds {n} elements but {} were given", data.len()),
-            ));
+            return Err(Error::new(ErrorKind::InvalidInput, format!("shape {shape:?} holds {n} elements but {} were given", data.len())));
         }
         Ok(TensorView { shape, data })
     }
@@ -347,10 +344,7 @@ impl Tensor {
         let t = Tensor { shape: shape.to_vec(), data };
         let n: usize = shape.iter().product();
         if n != t.len() {
-            return Err(Error::new(
-                ErrorKind::InvalidInput,
-                format!("shape {shape:?} holds {n} elements but {} were given", t.len()),
-            ));
+            return Err(Error::new(ErrorKind::InvalidInput, format!("shape {shape:?} holds {n} elements but {} were given", t.len())));
         }
         Ok(t)
     }

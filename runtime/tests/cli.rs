@@ -90,11 +90,9 @@ fn inspect_shows_which_backend_cannot_load_a_graph() {
 
 #[test]
 fn inspect_bad_input_exits_non_zero_with_the_error_kind() {
-    for (path, kind) in [
-        ("tests/data/bad/dangling_input.onnx", "error[invalid-model]"),
-        ("no/such/graph.onnx", "error[io]"),
-        ("tests/data", "error[io]"),
-    ] {
+    for (path, kind) in
+        [("tests/data/bad/dangling_input.onnx", "error[invalid-model]"), ("no/such/graph.onnx", "error[io]"), ("tests/data", "error[io]")]
+    {
         let o = edgert(&["inspect", path], &[]);
         assert_eq!(o.status.code(), Some(1), "{path}: {}", text(&o));
         assert!(String::from_utf8_lossy(&o.stderr).contains(kind), "{path}: {}", text(&o));
@@ -231,11 +229,7 @@ impl Scratch {
     }
     /// Files in the folder other than those given.
     fn others(&self, keep: &[&Path]) -> Vec<PathBuf> {
-        std::fs::read_dir(&self.0)
-            .unwrap()
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| !keep.iter().any(|k| k == p))
-            .collect()
+        std::fs::read_dir(&self.0).unwrap().filter_map(|e| e.ok().map(|e| e.path())).filter(|p| !keep.iter().any(|k| k == p)).collect()
     }
 }
 
@@ -445,7 +439,19 @@ fn describe_and_generate_run_a_janus_export() {
             continue;
         }
         let d = json(&edgert(
-            &["describe", png.to_str().unwrap(), "--prompt", "w5 w6", "--model", m, "--backend", backend, "--max-new-tokens", "12", "--json"],
+            &[
+                "describe",
+                png.to_str().unwrap(),
+                "--prompt",
+                "w5 w6",
+                "--model",
+                m,
+                "--backend",
+                backend,
+                "--max-new-tokens",
+                "12",
+                "--json",
+            ],
             &[],
         ));
         assert!(d["tokens"].as_u64().unwrap() > 0, "{d}");
@@ -680,7 +686,18 @@ fn memory_estimate_tracks_peak_memory_and_the_budget_refuses() {
     }
     let out = d.0.join("refused.wav");
     let o = edgert(
-        &["separate", input.to_str().unwrap(), "-o", out.to_str().unwrap(), "--model", tss.to_str().unwrap(), "--query", "remove the dog barking", "--max-memory", "16M"],
+        &[
+            "separate",
+            input.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--model",
+            tss.to_str().unwrap(),
+            "--query",
+            "remove the dog barking",
+            "--max-memory",
+            "16M",
+        ],
         &[],
     );
     assert_eq!(o.status.code(), Some(1));

@@ -93,7 +93,10 @@ impl Drop for Jack {
 /// A JACK client that plays `signal` into edgert's capture ports once armed and records edgert's
 /// first playback port from the same cycle on.
 struct Rig {
-    client: jack::AsyncClient<(), jack::contrib::ClosureProcessHandler<(), Box<dyn FnMut(&jack::Client, &jack::ProcessScope) -> jack::Control + Send>>>,
+    client: jack::AsyncClient<
+        (),
+        jack::contrib::ClosureProcessHandler<(), Box<dyn FnMut(&jack::Client, &jack::ProcessScope) -> jack::Control + Send>>,
+    >,
     armed: Arc<AtomicBool>,
     played: Arc<AtomicUsize>,
     recorded: rtrb::Consumer<f32>,
@@ -134,7 +137,11 @@ impl Rig {
         let (cap, pb) = (format!("cpal_client_{pid}_in"), format!("cpal_client_{pid}_out"));
         let t = Instant::now();
         while c.port_by_name(&format!("{cap}:in_0")).is_none() || c.port_by_name(&format!("{pb}:out_0")).is_none() {
-            assert!(t.elapsed() < Duration::from_secs(60), "edgert's JACK ports did not appear: {:?}", c.ports(None, None, jack::PortFlags::empty()));
+            assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "edgert's JACK ports did not appear: {:?}",
+                c.ports(None, None, jack::PortFlags::empty())
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         let me = c.name().to_string();
@@ -183,7 +190,11 @@ fn signal48(path: &Path) -> Vec<f32> {
     rs.pop(&mut y);
     let d = rs.delay();
     let y = y[d..d + twice.len() * 3].to_vec();
-    let mut w = hound::WavWriter::create(path, hound::WavSpec { channels: 1, sample_rate: RATE, bits_per_sample: 32, sample_format: hound::SampleFormat::Float }).unwrap();
+    let mut w = hound::WavWriter::create(
+        path,
+        hound::WavSpec { channels: 1, sample_rate: RATE, bits_per_sample: 32, sample_format: hound::SampleFormat::Float },
+    )
+    .unwrap();
     for &v in &y {
         w.write_sample(v).unwrap();
     }
@@ -367,9 +378,8 @@ const ATTEMPTS: usize = 4;
 fn live_run(signal: &[f32], args: &[&str]) -> LiveRun {
     let monitor = StallMonitor::start();
     let mut rig = Rig::new(signal.to_vec());
-    let (mut child, reader) = start_live(
-        edgert().args(["live", "--host", "jack", "--json", "--status-every", "1"]).args(args).stdin(Stdio::piped()),
-    );
+    let (mut child, reader) =
+        start_live(edgert().args(["live", "--host", "jack", "--json", "--status-every", "1"]).args(args).stdin(Stdio::piped()));
     rig.connect(child.id());
     std::thread::sleep(Duration::from_millis(300));
     let recording = rig.play_and_record(signal.len(), Duration::from_millis(400));
@@ -424,7 +434,10 @@ fn normal_load(model_args: &[&str], live_args: &[&str], tag: &str, min_corr: f64
     // Signal present, and the offline result at the latency edgert reports.
     let (lag, corr) = best_lag(&reference, &run.recording, RATE as usize / 2);
     let reported = r["latency_frames"].as_i64().unwrap();
-    eprintln!("{tag}: measured latency {lag} frames ({:.1} ms), reported {reported}; correlation {corr:.4}", lag as f64 * 1000.0 / f64::from(RATE));
+    eprintln!(
+        "{tag}: measured latency {lag} frames ({:.1} ms), reported {reported}; correlation {corr:.4}",
+        lag as f64 * 1000.0 / f64::from(RATE)
+    );
     // Between JACK clients the periods add nothing (the rig feeds edgert's capture client and
     // reads its playback client within one cycle), so the measured lag is edgert's own latency.
     // Should the server order the clients differently, a period moves either way.
@@ -542,8 +555,9 @@ fn ctrl_c_stops_cleanly_and_finalises_the_recording() {
     let _jack = Jack::start("sigint");
     let out = tmp("sigint.wav");
     let _ = std::fs::remove_file(&out);
-    let (mut child, h) =
-        start_live(edgert().args(["live", "--host", "jack", "--model", "models/third_party/gtcrn", "--record"]).arg(&out).stdin(Stdio::null()));
+    let (mut child, h) = start_live(
+        edgert().args(["live", "--host", "jack", "--model", "models/third_party/gtcrn", "--record"]).arg(&out).stdin(Stdio::null()),
+    );
     std::thread::sleep(Duration::from_millis(1500));
     let k = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     assert!(k.success());
@@ -565,8 +579,9 @@ fn server_disappearing_mid_stream_is_a_clear_error_and_keeps_the_recording() {
     let mut jack = Jack::start("vanish");
     let out = tmp("vanish.wav");
     let _ = std::fs::remove_file(&out);
-    let (mut child, h) =
-        start_live(edgert().args(["live", "--host", "jack", "--model", "models/third_party/gtcrn", "--record"]).arg(&out).stdin(Stdio::null()));
+    let (mut child, h) = start_live(
+        edgert().args(["live", "--host", "jack", "--model", "models/third_party/gtcrn", "--record"]).arg(&out).stdin(Stdio::null()),
+    );
     std::thread::sleep(Duration::from_millis(1000));
     jack.kill();
     let t = Instant::now();

@@ -110,16 +110,10 @@ impl Case {
         let dir = golden_dir().join(name);
         let text = std::fs::read_to_string(dir.join("case.toml")).map_err(|e| format!("case `{name}`: {e}"))?;
         let spec: CaseSpec = toml::from_str(&text).map_err(|e| format!("case `{name}`: case.toml: {e}"))?;
-        let inputs = spec
-            .inputs
-            .iter()
-            .map(|i| Ok((clone_input(i), npy::read(&dir.join(&i.file))?)))
-            .collect::<Result<Vec<_>, String>>()?;
-        let outputs = spec
-            .outputs
-            .iter()
-            .map(|o| Ok((clone_output(o), npy::read(&dir.join(&o.file))?)))
-            .collect::<Result<Vec<_>, String>>()?;
+        let inputs =
+            spec.inputs.iter().map(|i| Ok((clone_input(i), npy::read(&dir.join(&i.file))?))).collect::<Result<Vec<_>, String>>()?;
+        let outputs =
+            spec.outputs.iter().map(|o| Ok((clone_output(o), npy::read(&dir.join(&o.file))?))).collect::<Result<Vec<_>, String>>()?;
         Ok(Case { name: name.to_string(), dir, spec, inputs, outputs })
     }
 
@@ -129,10 +123,7 @@ impl Case {
             (Some(pkg), Some(role), None) => {
                 let dir = third_party(pkg);
                 if !dir.join("model.toml").is_file() {
-                    return Err(format!(
-                        "package `{pkg}` is not in {}: run tools/fetch-models first",
-                        dir.display()
-                    ));
+                    return Err(format!("package `{pkg}` is not in {}: run tools/fetch-models first", dir.display()));
                 }
                 let p = Package::open(&dir).map_err(|e| e.to_string())?;
                 let g = p.graph(role).map_err(|e| e.to_string())?.clone();
@@ -171,9 +162,7 @@ impl Case {
             .iter()
             .map(|(spec, t)| {
                 let value = match (&spec.feedback, step) {
-                    (Some(out), s) if s > 0 => {
-                        state.get(out).cloned().ok_or_else(|| format!("no output `{out}` to feed back"))?
-                    }
+                    (Some(out), s) if s > 0 => state.get(out).cloned().ok_or_else(|| format!("no output `{out}` to feed back"))?,
                     _ if spec.per_step => slice_step(t, step)?,
                     _ => t.clone(),
                 };
@@ -263,12 +252,9 @@ pub fn compare(actual: &Tensor, reference: &Tensor, tol: f64) -> Result<(), Stri
     }
     match worst {
         None => Ok(()),
-        Some((i, _, err)) => Err(format!(
-            "{bad} of {} elements off; worst at flat index {i}: got {}, reference {}, |Δ| = {err:.3e}",
-            a.len(),
-            a[i],
-            r[i]
-        )),
+        Some((i, _, err)) => {
+            Err(format!("{bad} of {} elements off; worst at flat index {i}: got {}, reference {}, |Δ| = {err:.3e}", a.len(), a[i], r[i]))
+        }
     }
 }
 

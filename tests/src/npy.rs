@@ -19,8 +19,7 @@ pub fn parse(bytes: &[u8]) -> Result<Tensor, String> {
         2 | 3 if bytes.len() >= 12 => (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12),
         v => return Err(format!("unsupported .npy version {v}")),
     };
-    let header = std::str::from_utf8(bytes.get(start..start + header_len).ok_or("truncated header")?)
-        .map_err(|_| "header is not text")?;
+    let header = std::str::from_utf8(bytes.get(start..start + header_len).ok_or("truncated header")?).map_err(|_| "header is not text")?;
     let descr = dict_value(header, "descr").ok_or("no descr")?;
     let descr = descr.trim_matches(|c| c == '\'' || c == '"');
     if dict_value(header, "fortran_order").map(str::trim) == Some("True") {

@@ -159,14 +159,7 @@ struct DtypeInputs {
 
 impl DtypeInputs {
     fn new() -> Self {
-        DtypeInputs {
-            f16: vec![half::f16::ONE; 4],
-            i64: vec![1; 4],
-            i32: vec![2; 4],
-            u8: vec![3; 4],
-            i8: vec![-4; 4],
-            bool: vec![true; 4],
-        }
+        DtypeInputs { f16: vec![half::f16::ONE; 4], i64: vec![1; 4], i32: vec![2; 4], u8: vec![3; 4], i8: vec![-4; 4], bool: vec![true; 4] }
     }
 
     fn inputs(&self) -> Vec<Input<'_>> {

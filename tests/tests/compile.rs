@@ -180,7 +180,11 @@ fn a_read_only_store_loads_from_onnx_and_says_why() {
     for sub in ["", DIR] {
         for e in std::fs::read_dir(t.0.join(sub)).expect("folder").flatten() {
             if e.path().is_file() {
-                let name = if sub.is_empty() { e.file_name().to_string_lossy().into_owned() } else { format!("{sub}/{}", e.file_name().to_string_lossy()) };
+                let name = if sub.is_empty() {
+                    e.file_name().to_string_lossy().into_owned()
+                } else {
+                    format!("{sub}/{}", e.file_name().to_string_lossy())
+                };
                 files.push((name, std::fs::read(e.path()).expect("read").into()));
             }
         }

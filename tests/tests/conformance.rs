@@ -22,19 +22,7 @@ macro_rules! cases {
     };
 }
 
-cases!(
-    silero_vad,
-    gtcrn,
-    dfn3_enc,
-    dfn3_erb_dec,
-    dfn3_df_dec,
-    dtln_stage1,
-    dtln_stage2,
-    nsnet2_16k,
-    quant_dynamic,
-    quant_qdq,
-    dtypes,
-);
+cases!(silero_vad, gtcrn, dfn3_enc, dfn3_erb_dec, dfn3_df_dec, dtln_stage1, dtln_stage2, nsnet2_16k, quant_dynamic, quant_qdq, dtypes,);
 
 #[test]
 fn every_golden_case_is_run() {

@@ -28,10 +28,7 @@ fn si_sdr(reference: &[f32], est: &[f32]) -> f64 {
 }
 
 fn backends() -> Vec<(BackendChoice, Provider)> {
-    [(BackendChoice::Tract, Provider::Tract), (BackendChoice::OrtCpu, Provider::OrtCpu)]
-        .into_iter()
-        .filter(|(_, p)| p.compiled())
-        .collect()
+    [(BackendChoice::Tract, Provider::Tract), (BackendChoice::OrtCpu, Provider::OrtCpu)].into_iter().filter(|(_, p)| p.compiled()).collect()
 }
 
 fn enhance(package: &str, query: Option<&str>, backend: BackendChoice) -> Vec<f32> {

@@ -19,8 +19,7 @@ fn golden() -> Value {
 }
 
 fn open(backend: BackendChoice) -> Janus {
-    Janus::open(&dir(), &JanusOptions { backend, max_length: 64, ..JanusOptions::default() })
-        .unwrap_or_else(|e| panic!("{backend:?}: {e}"))
+    Janus::open(&dir(), &JanusOptions { backend, max_length: 64, ..JanusOptions::default() }).unwrap_or_else(|e| panic!("{backend:?}: {e}"))
 }
 
 #[test]
@@ -172,8 +171,10 @@ fn preprocessing_letterboxes_on_the_background_colour() {
 #[test]
 fn alignment_matches_transformers_attention() {
     let g = golden();
-    let want_und: Vec<f32> = g["alignment"]["understanding"]["per_layer"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
-    let want_gen: Vec<f32> = g["alignment"]["generation"]["per_layer"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+    let want_und: Vec<f32> =
+        g["alignment"]["understanding"]["per_layer"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+    let want_gen: Vec<f32> =
+        g["alignment"]["generation"]["per_layer"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
     for backend in cpu_backends() {
         let mut m = open(backend);
         m.trace_alignment_on(true).unwrap();
@@ -221,7 +222,9 @@ fn float16_graphs_mix_with_float32_ones() {
         }
         for (k, case) in g["generation"].as_array().unwrap().iter().enumerate() {
             let got = m
-                .generate_tokens(&json_ints(&case["prompt"]), case["cfg"].as_f64().unwrap() as f32, &mut Sampler::greedy(), &mut |_, _| true)
+                .generate_tokens(&json_ints(&case["prompt"]), case["cfg"].as_f64().unwrap() as f32, &mut Sampler::greedy(), &mut |_, _| {
+                    true
+                })
                 .unwrap();
             assert_eq!(got, json_ints(&case["tokens"]), "{backend:?} generation case {k} with f16 graphs");
         }

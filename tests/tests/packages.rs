@@ -191,7 +191,7 @@ decoder = "d.onnx"
         "graph file `te.onnx` (role `text_encoder`) does not exist",
     ] {
         assert!(s.contains(needle), "missing `{needle}` in:\n{s}");
-    }    // The small text encoder is optional: not asked for.
+    } // The small text encoder is optional: not asked for.
     assert!(!s.contains("role `text_encoder_small` in [graphs]"), "{s}");
 }
 

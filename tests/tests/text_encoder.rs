@@ -92,8 +92,10 @@ fn the_small_encoder_matches_onnx_runtime_and_its_float_model() {
             let c = cosine(&enc.embed(d).unwrap(), &teacher.embed(d).unwrap());
             assert!(c > 0.7, "{p} {d:?}: cosine {c} to MiniLM");
         }
-        let (a, b) = (cosine(&enc.embed("a dog barking").unwrap(), &enc.embed("barking dogs").unwrap()),
-            cosine(&enc.embed("a dog barking").unwrap(), &enc.embed("piano music").unwrap()));
+        let (a, b) = (
+            cosine(&enc.embed("a dog barking").unwrap(), &enc.embed("barking dogs").unwrap()),
+            cosine(&enc.embed("a dog barking").unwrap(), &enc.embed("piano music").unwrap()),
+        );
         assert!(a > b + 0.2, "{p}: dog~dogs {a:.3}, dog~piano {b:.3}");
     }
 }

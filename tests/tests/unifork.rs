@@ -19,7 +19,8 @@ fn golden() -> Value {
 }
 
 fn open(backend: BackendChoice) -> UniFork {
-    UniFork::open(&dir(), &JanusOptions { backend, max_length: 64, ..JanusOptions::default() }).unwrap_or_else(|e| panic!("{backend:?}: {e}"))
+    UniFork::open(&dir(), &JanusOptions { backend, max_length: 64, ..JanusOptions::default() })
+        .unwrap_or_else(|e| panic!("{backend:?}: {e}"))
 }
 
 #[test]
@@ -35,7 +36,14 @@ fn understanding_through_trunk_and_branch_reproduces_the_uncached_reference() {
             assert_eq!(codes, json_ints(&case["codes"]), "{backend:?} case {k}: VQ codes");
             let want = json_ints(&case["tokens"]);
             let got = m
-                .understand(&json_ints(&case["before_image"]), &codes, &json_ints(&case["after_image"]), want.len(), &mut Sampler::greedy(), &mut |_| true)
+                .understand(
+                    &json_ints(&case["before_image"]),
+                    &codes,
+                    &json_ints(&case["after_image"]),
+                    want.len(),
+                    &mut Sampler::greedy(),
+                    &mut |_| true,
+                )
                 .unwrap();
             assert_eq!(got, want, "{backend:?} case {k}: answer tokens");
         }

@@ -10,7 +10,8 @@ use std::path::PathBuf;
 use edgert::multimodal::{letterbox, to_rgb, JanusOptions, Sampler, UniFork};
 use edgert_tests::cpu_backends;
 
-const COLOURS: [(&str, [u8; 3]); 4] = [("red", [230, 40, 40]), ("green", [40, 200, 60]), ("blue", [50, 80, 240]), ("yellow", [235, 220, 40])];
+const COLOURS: [(&str, [u8; 3]); 4] =
+    [("red", [230, 40, 40]), ("green", [40, 200, 60]), ("blue", [50, 80, 240]), ("yellow", [235, 220, 40])];
 const SHAPES: [&str; 3] = ["circle", "square", "triangle"];
 const ROWS: [&str; 3] = ["top", "middle", "bottom"];
 const COLS: [&str; 3] = ["left", "center", "right"];
@@ -85,7 +86,9 @@ fn the_toy_captions_its_scenes() {
             let img = edgert::multimodal::RgbImage { width: IMG, height: IMG, rgb: rgb.clone() };
             let px = letterbox(&img, c.image_size, [0.5; 3], [0.5; 3], [0.0; 3]).unwrap();
             let codes = m.encode_image(&px).unwrap();
-            let out = m.understand(&[c.bos_token_id, c.boi_token_id], &codes, &[c.eoi_token_id], 12, &mut Sampler::greedy(), &mut |_| true).unwrap();
+            let out = m
+                .understand(&[c.bos_token_id, c.boi_token_id], &codes, &[c.eoi_token_id], 12, &mut Sampler::greedy(), &mut |_| true)
+                .unwrap();
             let words: Vec<u32> = out.iter().filter(|&&t| t != c.eos_token_id).map(|&t| t as u32).collect();
             right.push(tk.decode(&words, true).unwrap() == *caption);
         }

@@ -23,10 +23,8 @@ fn embedded_package_validates() {
     assert!(edgert::embedded::FILES.iter().any(|(n, _)| *n == "model.toml"));
     assert!(!edgert::embedded::FILES.iter().any(|(n, _)| n.ends_with(".wav") || n.ends_with(".md")));
     // A damaged copy is an error naming the problem, not a crash.
-    let broken: Vec<(&str, &[u8])> = edgert::embedded::FILES
-        .iter()
-        .map(|(n, b)| if n.ends_with(".onnx") { (*n, &b[..b.len() / 2]) } else { (*n, *b) })
-        .collect();
+    let broken: Vec<(&str, &[u8])> =
+        edgert::embedded::FILES.iter().map(|(n, b)| if n.ends_with(".onnx") { (*n, &b[..b.len() / 2]) } else { (*n, *b) }).collect();
     let e = edgert::embedded::from_files(&broken).expect_err("truncated graphs");
     assert_eq!(e.kind(), edgert::ErrorKind::InvalidPackage, "{e}");
     let no_manifest: Vec<(&str, &[u8])> = edgert::embedded::FILES.iter().filter(|(n, _)| *n != "model.toml").copied().collect();

@@ -200,9 +200,9 @@ fn in_blocks_of(p: &mut dyn Processor, input: &[f32], output: &mut [f32]) -> Res
 /// largest block: a longer input is the caller's error, not a reason to allocate).
 fn scratch_for(scratch: &mut [f32], n: usize) -> Result<&mut [f32]> {
     let len = scratch.len();
-    scratch.get_mut(..n).ok_or_else(|| {
-        Error::new(ErrorKind::InvalidInput, format!("{n} samples in one call: more than the {len} a block may hold"))
-    })
+    scratch
+        .get_mut(..n)
+        .ok_or_else(|| Error::new(ErrorKind::InvalidInput, format!("{n} samples in one call: more than the {len} a block may hold")))
 }
 
 impl Processor for Chain {
@@ -354,8 +354,7 @@ impl Pipeline {
         let model_delay = down.delay() + processor.delay();
         let pad = (step - model_delay % step) % step;
         down.prime(pad);
-        let delay = (model_delay + pad) / step * (file_rate / crate::dsp::resample::rate_gcd(rate, file_rate)) as usize
-            + up.delay();
+        let delay = (model_delay + pad) / step * (file_rate / crate::dsp::resample::rate_gcd(rate, file_rate)) as usize + up.delay();
         // Offline, the processor gets the blocks it prefers; a live stream goes hop by hop (a
         // block would wait for its last hop).
         let block = if compensate { processor.block_hops().max(1) * hop } else { hop };

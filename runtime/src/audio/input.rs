@@ -89,9 +89,7 @@ impl AudioReader {
 
     fn open_wav(path: &Path) -> Result<AudioReader> {
         let reader = hound::WavReader::open(path).map_err(|e| match e {
-            hound::Error::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => {
-                bad(path, "the WAV header is truncated")
-            }
+            hound::Error::IoError(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => bad(path, "the WAV header is truncated"),
             hound::Error::IoError(io) => Error::io("reading audio", path, &io),
             hound::Error::Unsupported => bad(path, "unsupported WAV sample format"),
             other => bad(path, format!("not a valid WAV file: {other}")),
@@ -145,10 +143,8 @@ impl AudioReader {
         let decoder = symphonia::default::get_codecs()
             .make(&params, &DecoderOptions::default())
             .map_err(|e| bad(path, format!("cannot decode this codec: {e}")))?;
-        let codec = symphonia::default::get_codecs()
-            .get_codec(params.codec)
-            .map(|d| d.short_name.to_string())
-            .unwrap_or_else(|| "unknown".into());
+        let codec =
+            symphonia::default::get_codecs().get_codec(params.codec).map(|d| d.short_name.to_string()).unwrap_or_else(|| "unknown".into());
         let info = AudioInfo {
             sample_rate: rate,
             channels,

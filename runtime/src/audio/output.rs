@@ -73,10 +73,7 @@ impl AtomicWavWriter {
             _ => PathBuf::from("."),
         };
         if !dir.is_dir() {
-            return Err(Error::new(
-                ErrorKind::Io,
-                format!("the output folder `{}` does not exist", dir.display()),
-            ));
+            return Err(Error::new(ErrorKind::Io, format!("the output folder `{}` does not exist", dir.display())));
         }
         if target.is_dir() {
             return Err(Error::new(ErrorKind::Io, format!("the output `{}` is a folder", target.display())));

@@ -73,10 +73,7 @@ impl BackendChoice {
             "ort-tensorrt" | "tensorrt" | "trt" => BackendChoice::OrtTensorRt,
             "auto" => BackendChoice::Auto,
             other => {
-                return Err(Error::new(
-                    ErrorKind::InvalidInput,
-                    format!("unknown backend `{other}`; expected one of {}", Self::NAMES),
-                ))
+                return Err(Error::new(ErrorKind::InvalidInput, format!("unknown backend `{other}`; expected one of {}", Self::NAMES)))
             }
         })
     }
@@ -276,8 +273,7 @@ impl SessionOptions {
 }
 
 fn check_shape_fits(name: &str, declared: &[Dim], given: &[usize]) -> Result<()> {
-    let fits = declared.len() == given.len()
-        && declared.iter().zip(given).all(|(d, g)| !matches!(d, Dim::Fixed(n) if n != g));
+    let fits = declared.len() == given.len() && declared.iter().zip(given).all(|(d, g)| !matches!(d, Dim::Fixed(n) if n != g));
     if fits {
         Ok(())
     } else {
@@ -489,10 +485,7 @@ pub(crate) fn order_inputs<'a>(
             (Some(i), None) => (i.name, i.value),
             (None, Some((n, c))) => (n.as_str(), c.view()),
             (None, None) => {
-                return Err(Error::new(
-                    ErrorKind::InvalidInput,
-                    format!("missing input `{}` ({})", info.name, info.type_string()),
-                ))
+                return Err(Error::new(ErrorKind::InvalidInput, format!("missing input `{}` ({})", info.name, info.type_string())))
             }
         };
         if value.dtype() != info.dtype {
@@ -539,10 +532,7 @@ pub fn load(graph: &Graph, opts: &SessionOptions) -> Result<Box<dyn Session>> {
             Err(e) => return Err(e),
         }
     }
-    Err(Error::new(
-        ErrorKind::ProviderUnavailable,
-        format!("no backend could be had for `{}`:\n  {}", graph.name(), tried.join("\n  ")),
-    ))
+    Err(Error::new(ErrorKind::ProviderUnavailable, format!("no backend could be had for `{}`:\n  {}", graph.name(), tried.join("\n  "))))
 }
 
 /// Loads several graphs at once, as [`load`] loads each, on up to as many threads as the machine
@@ -565,9 +555,8 @@ pub fn load_parallel(jobs: &[(&Graph, SessionOptions)]) -> Vec<Result<Box<dyn Se
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(jobs.len()).max(1);
     let mut slots: Vec<Option<Result<Box<dyn Session>>>> = (0..jobs.len()).map(|_| None).collect();
     std::thread::scope(|s| {
-        let helpers: Vec<_> = (1..threads)
-            .filter_map(|t| std::thread::Builder::new().name(format!("edgert-load-{t}")).spawn_scoped(s, work).ok())
-            .collect();
+        let helpers: Vec<_> =
+            (1..threads).filter_map(|t| std::thread::Builder::new().name(format!("edgert-load-{t}")).spawn_scoped(s, work).ok()).collect();
         let mut all = work();
         for h in helpers {
             // A helper that panicked leaves its graphs unset: reported below.
@@ -582,9 +571,7 @@ pub fn load_parallel(jobs: &[(&Graph, SessionOptions)]) -> Vec<Result<Box<dyn Se
     slots
         .into_iter()
         .zip(jobs)
-        .map(|(r, (g, _))| {
-            r.unwrap_or_else(|| Err(Error::new(ErrorKind::Backend, format!("loading `{}` panicked", g.name()))))
-        })
+        .map(|(r, (g, _))| r.unwrap_or_else(|| Err(Error::new(ErrorKind::Backend, format!("loading `{}` panicked", g.name())))))
         .collect()
 }
 

@@ -124,9 +124,7 @@ fn available_providers() -> Vec<String> {
         if list.is_null() {
             return Vec::new();
         }
-        let names = (0..n.max(0) as usize)
-            .map(|i| std::ffi::CStr::from_ptr(*list.add(i)).to_string_lossy().into_owned())
-            .collect();
+        let names = (0..n.max(0) as usize).map(|i| std::ffi::CStr::from_ptr(*list.add(i)).to_string_lossy().into_owned()).collect();
         let status = (api.ReleaseAvailableProviders)(list, n);
         if !status.0.is_null() {
             (api.ReleaseStatus)(status.0);
@@ -390,9 +388,8 @@ fn copy_out(v: &ort::value::DynValue, out: &mut Tensor, name: &str) -> Result<()
     let ValueType::Tensor { ty, .. } = v.dtype() else {
         return Err(Error::new(ErrorKind::Backend, format!("output `{name}` is not a tensor")));
     };
-    let dtype = dtype_of(*ty).ok_or_else(|| {
-        Error::new(ErrorKind::Backend, format!("output `{name}` has element type {ty:?}, which edgert does not support"))
-    })?;
+    let dtype = dtype_of(*ty)
+        .ok_or_else(|| Error::new(ErrorKind::Backend, format!("output `{name}` has element type {ty:?}, which edgert does not support")))?;
     let bad = |e: ort::Error| ort_err(ErrorKind::Backend, "read an output", e);
     macro_rules! copy {
         ($t:ty, $get:ident) => {{
@@ -437,8 +434,8 @@ impl Session for OrtSession {
         // By position: `ordered` follows the graph's input order, which is the session's.
         let mut values: smallvec::SmallVec<[SessionInputValue<'_>; 8]> = smallvec::SmallVec::new();
         for (name, value) in &ordered {
-            let v = input_value(value.shape, value.data)
-                .map_err(|e| ort_err(ErrorKind::InvalidInput, &format!("take input `{name}`"), e))?;
+            let v =
+                input_value(value.shape, value.data).map_err(|e| ort_err(ErrorKind::InvalidInput, &format!("take input `{name}`"), e))?;
             values.push(v);
         }
         let session = &mut self.session;
@@ -453,9 +450,9 @@ impl Session for OrtSession {
             })
         })?;
         for (info, out) in self.outputs.iter().zip(outputs.iter_mut()) {
-            let v = results.get(&info.name).ok_or_else(|| {
-                Error::new(ErrorKind::Backend, format!("ONNX Runtime returned no output `{}`", info.name))
-            })?;
+            let v = results
+                .get(&info.name)
+                .ok_or_else(|| Error::new(ErrorKind::Backend, format!("ONNX Runtime returned no output `{}`", info.name)))?;
             copy_out(v, out, &info.name)?;
         }
         Ok(())

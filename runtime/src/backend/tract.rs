@@ -108,9 +108,10 @@ fn plan_shape(opts: &SessionOptions, info: &TensorInfo) -> Result<Vec<PlanDim>> 
     if let Some((_, s)) = opts.shapes.iter().find(|(n, _)| *n == info.name) {
         return Ok(s.iter().map(|&n| PlanDim::Fixed(n)).collect());
     }
-    let declared = info.shape.as_ref().ok_or_else(|| {
-        Error::new(ErrorKind::InvalidInput, format!("input `{}` declares no shape; give one (shape option)", info.name))
-    })?;
+    let declared = info
+        .shape
+        .as_ref()
+        .ok_or_else(|| Error::new(ErrorKind::InvalidInput, format!("input `{}` declares no shape; give one (shape option)", info.name)))?;
     Ok(declared
         .iter()
         .enumerate()
@@ -187,11 +188,7 @@ pub const TRACT_VERSION: &str = "0.23.9";
 /// graph is read from a compiled artifact instead (parsing and decluttering skipped), or
 /// written to one; a graph that cannot be written is still loaded, and the second value says
 /// why no artifact was made.
-pub(crate) fn load_compiled(
-    graph: &Graph,
-    opts: &SessionOptions,
-    artifact: super::Artifact<'_>,
-) -> Result<(TractSession, Option<Error>)> {
+pub(crate) fn load_compiled(graph: &Graph, opts: &SessionOptions, artifact: super::Artifact<'_>) -> Result<(TractSession, Option<Error>)> {
     let prep = prepare(graph, opts)?;
     let (typed, save_err) = match artifact {
         super::Artifact::Load(bytes) => (read_artifact(bytes)?, None),
@@ -237,9 +234,7 @@ fn write_artifact(typed: &TypedModel, path: &std::path::Path) -> Result<()> {
 
 fn read_artifact(bytes: &[u8]) -> Result<TypedModel> {
     use tract_onnx::tract_hir::tract_core::framework::Framework;
-    nnef()
-        .model_for_read(&mut &bytes[..])
-        .map_err(|e| backend_err("read the compiled artifact", e).with_context("compiled artifact"))
+    nnef().model_for_read(&mut &bytes[..]).map_err(|e| backend_err("read the compiled artifact", e).with_context("compiled artifact"))
 }
 
 fn prepare(graph: &Graph, opts: &SessionOptions) -> Result<Prepared> {
@@ -256,8 +251,7 @@ fn prepare(graph: &Graph, opts: &SessionOptions) -> Result<Prepared> {
     }
     let constants: Vec<(String, EdgeTensor)> =
         opts.constants.iter().filter(|(n, _)| graph.inputs().iter().any(|i| &i.name == n)).cloned().collect();
-    let live: Vec<&TensorInfo> =
-        graph.inputs().iter().filter(|i| !constants.iter().any(|(n, _)| *n == i.name)).collect();
+    let live: Vec<&TensorInfo> = graph.inputs().iter().filter(|i| !constants.iter().any(|(n, _)| *n == i.name)).collect();
     let plan_shapes = live.iter().map(|i| plan_shape(opts, i)).collect::<Result<Vec<_>>>()?;
     Ok(Prepared { constants, plan_shapes, live: live.iter().map(|i| i.name.clone()).collect() })
 }
@@ -331,9 +325,10 @@ fn finish(graph: &Graph, prep: Prepared, mut typed: TypedModel) -> Result<TractS
             .inputs()
             .iter()
             .map(|i| {
-                prep.live.iter().position(|l| *l == i.name).map(|ix| {
-                    prep.plan_shapes[ix].iter().map(|d| if let PlanDim::Fixed(n) = d { Some(*n) } else { None }).collect()
-                })
+                prep.live
+                    .iter()
+                    .position(|l| *l == i.name)
+                    .map(|ix| prep.plan_shapes[ix].iter().map(|d| if let PlanDim::Fixed(n) = d { Some(*n) } else { None }).collect())
             })
             .collect(),
         constants: prep.constants,
@@ -355,9 +350,10 @@ fn to_tract(shape: &[usize], data: TensorData<'_>) -> TractResult<Tensor> {
 
 fn copy_out(t: &Tensor, out: &mut EdgeTensor, name: &str) -> Result<()> {
     let dt = t.datum_type();
-    let dtype = DType::ALL.into_iter().find(|d| datum_type(*d) == dt).ok_or_else(|| {
-        Error::new(ErrorKind::Backend, format!("output `{name}` has element type {dt:?}, which edgert does not support"))
-    })?;
+    let dtype = DType::ALL
+        .into_iter()
+        .find(|d| datum_type(*d) == dt)
+        .ok_or_else(|| Error::new(ErrorKind::Backend, format!("output `{name}` has element type {dt:?}, which edgert does not support")))?;
     out.reshape_for(dtype, t.shape().iter().copied());
     let bad = |e| backend_err("read an output", e);
     macro_rules! copy {
@@ -414,18 +410,14 @@ impl TractSession {
                 .run_plan_with_eval(values, |ctx, state, node, input| {
                     let t = std::time::Instant::now();
                     let r = tract_onnx::tract_hir::tract_core::plan::eval(ctx, state, node, input);
-                    let key = if per_node {
-                        format!("{} #{} {}", node.op().name(), node.id, node.name)
-                    } else {
-                        node.op().name().to_string()
-                    };
+                    let key =
+                        if per_node { format!("{} #{} {}", node.op().name(), node.id, node.name) } else { node.op().name().to_string() };
                     *per_op.entry(key).or_default() += t.elapsed();
                     r
                 })
                 .map_err(|e| backend_err("run the graph", e))?;
         }
-        let mut v: Vec<(String, f64)> =
-            per_op.into_iter().map(|(k, d)| (k, d.as_secs_f64() * 1e6 / runs.max(1) as f64)).collect();
+        let mut v: Vec<(String, f64)> = per_op.into_iter().map(|(k, d)| (k, d.as_secs_f64() * 1e6 / runs.max(1) as f64)).collect();
         v.sort_by(|a, b| b.1.total_cmp(&a.1));
         Ok(v)
     }
@@ -456,8 +448,7 @@ impl Session for TractSession {
         check_outputs_len(self.outputs.len(), outputs.len())?;
         let values = self.tract_inputs(inputs)?;
         let state = &mut self.state;
-        let results =
-            super::no_panic("running", || state.run(values).map_err(|e| backend_err("run the graph", e)))?;
+        let results = super::no_panic("running", || state.run(values).map_err(|e| backend_err("run the graph", e)))?;
         if results.len() != outputs.len() {
             return Err(Error::new(
                 ErrorKind::Backend,

@@ -37,10 +37,7 @@ impl Resampler {
     /// that the resampler's delay is a whole number of samples at both rates.
     pub fn new(from: u32, to: u32, min_chunk: usize) -> Result<Resampler> {
         if from == 0 || to == 0 || min_chunk == 0 {
-            return Err(Error::new(
-                ErrorKind::InvalidInput,
-                format!("cannot resample {from} Hz to {to} Hz in chunks of {min_chunk}"),
-            ));
+            return Err(Error::new(ErrorKind::InvalidInput, format!("cannot resample {from} Hz to {to} Hz in chunks of {min_chunk}")));
         }
         if from == to {
             let ready = VecDeque::with_capacity(16 * min_chunk);
@@ -333,7 +330,9 @@ mod tests {
         // computed at the output rate (closed form), after the resampler's delay.
         for (from, to) in [(48_000u32, 16_000u32), (16_000, 48_000), (44_100, 16_000), (16_000, 44_100), (22_050, 48_000)] {
             let secs = 1.0;
-            let sig = |t: f64| (0.5 * (2.0 * std::f64::consts::PI * 440.0 * t).sin() + 0.25 * (2.0 * std::f64::consts::PI * 1000.0 * t).sin()) as f32;
+            let sig = |t: f64| {
+                (0.5 * (2.0 * std::f64::consts::PI * 440.0 * t).sin() + 0.25 * (2.0 * std::f64::consts::PI * 1000.0 * t).sin()) as f32
+            };
             let x: Vec<f32> = (0..(from as f64 * secs) as usize).map(|i| sig(i as f64 / from as f64)).collect();
             let mut r = Resampler::new(from, to, 480).unwrap();
             for c in x.chunks(333) {
@@ -395,7 +394,8 @@ mod tests {
         let tone = |hz: f64, rate: u32, n: usize, shift: f64| -> Vec<f32> {
             (0..n).map(|i| (0.5 * (2.0 * std::f64::consts::PI * hz * (i as f64 - shift) / f64::from(rate)).sin()) as f32).collect()
         };
-        for (from, to) in [(48_000u32, 16_000u32), (16_000, 48_000), (32_000, 16_000), (16_000, 32_000), (24_000, 16_000), (8_000, 16_000)] {
+        for (from, to) in [(48_000u32, 16_000u32), (16_000, 48_000), (32_000, 16_000), (16_000, 32_000), (24_000, 16_000), (8_000, 16_000)]
+        {
             let mut r = Resampler::low_latency(from, to, 480).unwrap();
             assert_eq!(r.chunk(), 1, "{from} → {to}: the polyphase filter takes samples one at a time");
             let d = r.delay();

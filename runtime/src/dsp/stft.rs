@@ -119,11 +119,7 @@ impl StftSynthesis {
             Normalise::Scale(s) => vec![s * unscale; hop],
             Normalise::Envelope(analysis) => {
                 if analysis.len() != window.len() {
-                    return Err(invalid(format!(
-                        "analysis window has {} samples, synthesis window {}",
-                        analysis.len(),
-                        window.len()
-                    )));
+                    return Err(invalid(format!("analysis window has {} samples, synthesis window {}", analysis.len(), window.len())));
                 }
                 let env = ola_envelope(&analysis, &window, hop);
                 let peak = env.iter().fold(0.0f32, |m, &x| m.max(x.abs()));
@@ -200,13 +196,7 @@ impl Stft {
         Stft::with_windows(n_fft, hop, w.clone(), w.clone(), Normalise::Envelope(w))
     }
 
-    pub fn with_windows(
-        n_fft: usize,
-        hop: usize,
-        analysis: Vec<f32>,
-        synthesis: Vec<f32>,
-        normalise: Normalise,
-    ) -> Result<Stft> {
+    pub fn with_windows(n_fft: usize, hop: usize, analysis: Vec<f32>, synthesis: Vec<f32>, normalise: Normalise) -> Result<Stft> {
         let win_len = analysis.len();
         Ok(Stft {
             analysis: StftAnalysis::new(n_fft, hop, analysis)?,

@@ -22,8 +22,7 @@ pub enum Window {
 }
 
 impl Window {
-    pub const NAMES: [&'static str; 8] =
-        ["hann", "sqrt-hann", "hann-sym", "sqrt-hann-sym", "hamming", "vorbis", "rect", "povey"];
+    pub const NAMES: [&'static str; 8] = ["hann", "sqrt-hann", "hann-sym", "sqrt-hann-sym", "hamming", "vorbis", "rect", "povey"];
 
     pub fn parse(name: &str) -> Result<Window> {
         Ok(match name {

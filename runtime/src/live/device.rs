@@ -198,11 +198,8 @@ fn format_rank(f: SampleFormat) -> u8 {
 /// The config range of `d` that takes `rate`, preferring float formats and the default channel
 /// count.
 fn range_for<D: DeviceTrait>(d: &D, input: bool, rate: u32, channels: u16) -> Option<SupportedStreamConfigRange> {
-    let ranges: Vec<SupportedStreamConfigRange> = if input {
-        d.supported_input_configs().ok()?.collect()
-    } else {
-        d.supported_output_configs().ok()?.collect()
-    };
+    let ranges: Vec<SupportedStreamConfigRange> =
+        if input { d.supported_input_configs().ok()?.collect() } else { d.supported_output_configs().ok()?.collect() };
     ranges
         .into_iter()
         .filter(|r| usable_format(r.sample_format()) && r.min_sample_rate() <= rate && rate <= r.max_sample_rate())

@@ -10,9 +10,9 @@
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, AtomicU8, Ordering};
 
-pub mod worker;
 #[cfg(feature = "live")]
 pub mod device;
+pub mod worker;
 
 pub use worker::{Mode, Stressed, Worker, WorkerOptions};
 
@@ -78,21 +78,13 @@ impl Stats {
 
     /// Peak input and output levels since the last call.
     pub fn take_peaks(&self) -> (f32, f32) {
-        (
-            f32::from_bits(self.in_peak.swap(0, Ordering::Relaxed)),
-            f32::from_bits(self.out_peak.swap(0, Ordering::Relaxed)),
-        )
+        (f32::from_bits(self.in_peak.swap(0, Ordering::Relaxed)), f32::from_bits(self.out_peak.swap(0, Ordering::Relaxed)))
     }
 
     /// The lowest real-time priority among the callbacks that have run (0: normal scheduling);
     /// None before any has run.
     pub fn callback_rt_priority(&self) -> Option<i32> {
-        [&self.in_rt_priority, &self.out_rt_priority]
-            .iter()
-            .map(|a| a.load(Ordering::Relaxed))
-            .filter(|&v| v > 0)
-            .map(|v| v - 1)
-            .min()
+        [&self.in_rt_priority, &self.out_rt_priority].iter().map(|a| a.load(Ordering::Relaxed)).filter(|&v| v > 0).map(|v| v - 1).min()
     }
 
     pub fn rtf(&self) -> f64 {
@@ -203,7 +195,14 @@ pub fn capture<T: Copy>(data: &[T], channels: usize, ring: &mut rtrb::Producer<f
 /// The playback side of a callback: fills `data` (interleaved, `channels`) from the ring and
 /// silence for what is missing, counting an underrun once the ring has been primed.
 /// Allocation- and lock-free.
-pub fn playback<T: Copy>(data: &mut [T], channels: usize, ring: &mut rtrb::Consumer<f32>, stats: &Stats, silence: T, from_f32: impl Fn(f32) -> T) {
+pub fn playback<T: Copy>(
+    data: &mut [T],
+    channels: usize,
+    ring: &mut rtrb::Consumer<f32>,
+    stats: &Stats,
+    silence: T,
+    from_f32: impl Fn(f32) -> T,
+) {
     let started = std::time::Instant::now();
     let _scope = CallbackScope::enter();
     let ch = channels.max(1);

@@ -412,12 +412,20 @@ fn required_prefill(model_rate: u32, hop: usize, opts: &WorkerOptions) -> Result
 }
 
 fn gcd(a: u64, b: u64) -> u64 {
-    if b == 0 { a } else { gcd(b, a % b) }
+    if b == 0 {
+        a
+    } else {
+        gcd(b, a % b)
+    }
 }
 
 /// Saturating, so that absurd rates give a long (capped) simulation instead of an overflow.
 fn lcm(a: u64, b: u64) -> u64 {
-    if a == 0 || b == 0 { 0 } else { (a / gcd(a, b)).saturating_mul(b) }
+    if a == 0 || b == 0 {
+        0
+    } else {
+        (a / gcd(a, b)).saturating_mul(b)
+    }
 }
 
 #[cfg(test)]

@@ -72,10 +72,7 @@ impl Variant {
 
     pub fn parse(s: &str) -> Result<Variant> {
         Variant::ALL.iter().copied().find(|v| v.as_str() == s.to_ascii_lowercase()).ok_or_else(|| {
-            Error::new(
-                ErrorKind::InvalidInput,
-                format!("unknown variant `{s}`: one of {}", Variant::ALL.map(Variant::as_str).join(", ")),
-            )
+            Error::new(ErrorKind::InvalidInput, format!("unknown variant `{s}`: one of {}", Variant::ALL.map(Variant::as_str).join(", ")))
         })
     }
 }
@@ -131,16 +128,17 @@ fn read_json(path: &Path) -> Result<Option<serde_json::Value>> {
 impl JanusConfig {
     /// Reads `config.json`, `generation_config.json` and `preprocessor_config.json` of `dir`.
     pub fn from_dir(dir: &Path) -> Result<JanusConfig> {
-        let config = read_json(&dir.join("config.json"))?.ok_or_else(|| {
-            Error::new(ErrorKind::InvalidPackage, format!("`{}` has no config.json: not a Janus export", dir.display()))
-        })?;
+        let config = read_json(&dir.join("config.json"))?
+            .ok_or_else(|| Error::new(ErrorKind::InvalidPackage, format!("`{}` has no config.json: not a Janus export", dir.display())))?;
         let generation = read_json(&dir.join("generation_config.json"))?.unwrap_or(serde_json::Value::Null);
         let pre = read_json(&dir.join("preprocessor_config.json"))?.unwrap_or(serde_json::Value::Null);
         let find = |keys: &[&str]| -> Option<&serde_json::Value> {
             keys.iter().find_map(|k| {
-                generation.get(k).or_else(|| config.get(k)).or_else(|| pre.get(k)).or_else(|| {
-                    ["language_config", "text_config"].iter().find_map(|sub| config.get(sub).and_then(|c| c.get(k)))
-                })
+                generation
+                    .get(k)
+                    .or_else(|| config.get(k))
+                    .or_else(|| pre.get(k))
+                    .or_else(|| ["language_config", "text_config"].iter().find_map(|sub| config.get(sub).and_then(|c| c.get(k))))
             })
         };
         let int = |keys: &[&str]| -> Result<i64> {
@@ -571,7 +569,10 @@ pub fn to_rgb(t: &Tensor) -> Result<RgbImage> {
 /// (given in [0, 1]), 3×size×size.
 pub fn letterbox(image: &RgbImage, size: usize, mean: [f32; 3], std: [f32; 3], background: [f32; 3]) -> Result<Vec<f32>> {
     if image.width == 0 || image.height == 0 || image.rgb.len() != image.width * image.height * 3 || size == 0 {
-        return Err(Error::new(ErrorKind::InvalidInput, format!("an image of {}×{} with {} bytes", image.width, image.height, image.rgb.len())));
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!("an image of {}×{} with {} bytes", image.width, image.height, image.rgb.len()),
+        ));
     }
     let s = size;
     let scale = s as f64 / image.width.max(image.height) as f64;
@@ -592,7 +593,8 @@ pub fn letterbox(image: &RgbImage, size: usize, mean: [f32; 3], std: [f32; 3], b
             let (x0, fx) = (sx.floor() as usize, (sx - sx.floor()) as f32);
             let x1 = (x0 + 1).min(image.width - 1);
             for c in 0..3 {
-                let v = (px(x0, y0, c) * (1.0 - fx) + px(x1, y0, c) * fx) * (1.0 - fy) + (px(x0, y1, c) * (1.0 - fx) + px(x1, y1, c) * fx) * fy;
+                let v =
+                    (px(x0, y0, c) * (1.0 - fx) + px(x1, y0, c) * fx) * (1.0 - fy) + (px(x0, y1, c) * (1.0 - fx) + px(x1, y1, c) * fx) * fy;
                 out[c * s * s + (top + y) * s + left + x] = (v - mean[c]) / std[c];
             }
         }

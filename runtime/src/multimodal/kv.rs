@@ -51,7 +51,9 @@ impl KvGraph {
         let first = session.inputs().iter().find(|i| i.name == names[0].0).ok_or_else(|| bad("cache input vanished".into()))?;
         let (heads, head_dim) = match first.shape.as_deref() {
             Some([_, Dim::Fixed(h), _, Dim::Fixed(d)]) => (*h, *d),
-            _ => return Err(bad(format!("cache input `{}` is not [batch, heads, length, head_dim] with fixed heads and size", first.name))),
+            _ => {
+                return Err(bad(format!("cache input `{}` is not [batch, heads, length, head_dim] with fixed heads and size", first.name)))
+            }
         };
         let attn_ix: Vec<usize> = (0..layers).filter_map(|l| session.output_index(&format!("attentions.{l}"))).collect();
         Ok(KvGraph {

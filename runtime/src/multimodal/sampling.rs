@@ -151,8 +151,14 @@ mod tests {
             let f = *c as f64 / 20_000.0;
             assert!((f - p).abs() < 0.015, "frequency {f} for probability {p}");
         }
-        let a: Vec<usize> = { let mut s = Sampler::new(1.0, 0, 1.0, 7); (0..50).map(|_| s.sample(&logits)).collect() };
-        let b: Vec<usize> = { let mut s = Sampler::new(1.0, 0, 1.0, 7); (0..50).map(|_| s.sample(&logits)).collect() };
+        let a: Vec<usize> = {
+            let mut s = Sampler::new(1.0, 0, 1.0, 7);
+            (0..50).map(|_| s.sample(&logits)).collect()
+        };
+        let b: Vec<usize> = {
+            let mut s = Sampler::new(1.0, 0, 1.0, 7);
+            (0..50).map(|_| s.sample(&logits)).collect()
+        };
         assert_eq!(a, b);
     }
 

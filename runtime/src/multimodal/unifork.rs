@@ -42,9 +42,9 @@ impl UniForkConfig {
         let v: serde_json::Value = serde_json::from_str(&text)
             .map_err(|e| Error::new(ErrorKind::InvalidPackage, format!("`{}` is not valid JSON: {e}", path.display())))?;
         let int = |k: &str| -> Result<i64> {
-            v.get(k).and_then(serde_json::Value::as_i64).ok_or_else(|| {
-                Error::new(ErrorKind::InvalidPackage, format!("`{}` gives no `{k}`", path.display()))
-            })
+            v.get(k)
+                .and_then(serde_json::Value::as_i64)
+                .ok_or_else(|| Error::new(ErrorKind::InvalidPackage, format!("`{}` gives no `{k}`", path.display())))
         };
         Ok(UniForkConfig {
             pad_token_id: int("pad_token_id")?,
@@ -260,11 +260,8 @@ impl UniFork {
         }
         let rows = if cfg > 1.0 { 2 } else { 1 };
         let c = &self.cfg;
-        let ids = if rows == 2 {
-            guidance_rows(prompt, |t| t == c.bos_token_id || t == c.boi_token_id, c.pad_token_id)
-        } else {
-            prompt.to_vec()
-        };
+        let ids =
+            if rows == 2 { guidance_rows(prompt, |t| t == c.bos_token_id || t == c.boi_token_id, c.pad_token_id) } else { prompt.to_vec() };
         self.reset(rows, Task::Generation);
         self.align.start(vec![true; prompt.len()], self.max_length);
         let e = self.embed(&ids, rows, false)?;

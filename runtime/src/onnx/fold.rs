@@ -196,7 +196,19 @@ fn eval(node: &NodeInfo<'_>, known: &HashMap<String, Scalar>) -> Result<Option<S
         "Constant" => {
             let mut v = None;
             for (name, a) in &node.attributes {
-                v = match (name.as_str(), attr_field(a, if name == "value" { 5 } else if name == "value_int" { 3 } else { 2 })?) {
+                v = match (
+                    name.as_str(),
+                    attr_field(
+                        a,
+                        if name == "value" {
+                            5
+                        } else if name == "value_int" {
+                            3
+                        } else {
+                            2
+                        },
+                    )?,
+                ) {
                     ("value", Some(Field::Bytes(t))) => tensor_scalar(t)?,
                     ("value_int", Some(Field::Varint(i))) => Some(Scalar::I(i as i64)),
                     ("value_float", Some(Field::Fixed(b))) if b.len() == 4 => {
@@ -210,13 +222,7 @@ fn eval(node: &NodeInfo<'_>, known: &HashMap<String, Scalar>) -> Result<Option<S
         "Identity" => arg(0),
         "Not" => arg(0).map(|a| Scalar::B(!a.truthy())),
         "Cast" => {
-            let to = node
-                .attributes
-                .iter()
-                .find(|(n, _)| n == "to")
-                .map(|(_, a)| attr_field(a, 3))
-                .transpose()?
-                .flatten();
+            let to = node.attributes.iter().find(|(n, _)| n == "to").map(|(_, a)| attr_field(a, 3)).transpose()?.flatten();
             match (arg(0), to) {
                 (Some(a), Some(Field::Varint(9))) => Some(Scalar::B(a.truthy())),
                 (Some(a), Some(Field::Varint(1 | 10 | 11))) => Some(Scalar::F(a.as_f64())),
@@ -304,12 +310,8 @@ fn rewrite_graph(
 
 fn inline_branch(node: &NodeInfo<'_>, cond: bool, out: &mut Vec<u8>, initializers: &mut Vec<u8>) -> Result<()> {
     let want = if cond { "then_branch" } else { "else_branch" };
-    let attr = node
-        .attributes
-        .iter()
-        .find(|(n, _)| n == want)
-        .ok_or_else(|| invalid(format!("`If` node `{}` has no {want}", node.name)))?
-        .1;
+    let attr =
+        node.attributes.iter().find(|(n, _)| n == want).ok_or_else(|| invalid(format!("`If` node `{}` has no {want}", node.name)))?.1;
     let Some(Field::Bytes(branch)) = attr_field(attr, 6)? else {
         return Err(invalid(format!("`If` node `{}`: {want} is not a graph", node.name)));
     };
@@ -441,8 +443,8 @@ fn expose_in_graph(graph: &[u8], batch: usize, states: &mut Vec<ExposedState>) -
                 continue;
             }
         };
-        let hidden = attr_int(&node, "hidden_size")?
-            .ok_or_else(|| invalid(format!("{} node `{}` has no hidden_size", node.op_type, node.name)))?;
+        let hidden =
+            attr_int(&node, "hidden_size")?.ok_or_else(|| invalid(format!("{} node `{}` has no hidden_size", node.op_type, node.name)))?;
         let dirs = if attr_string(&node, "direction")?.as_deref() == Some("bidirectional") { 2 } else { 1 };
         let shape = vec![dirs, batch, hidden as usize];
         let mut inputs = node.inputs.clone();
@@ -502,9 +504,7 @@ pub fn stream_pad_inputs(model: &[u8], histories: &[(String, usize)]) -> Result<
     let summary = super::summarize(model)?;
     let mut plans = Vec::new();
     for (input, frames) in histories {
-        let info = summary
-            .input(input)
-            .ok_or_else(|| invalid(format!("the graph has no input `{input}` to keep history for")))?;
+        let info = summary.input(input).ok_or_else(|| invalid(format!("the graph has no input `{input}` to keep history for")))?;
         let dims = info.shape.as_ref().ok_or_else(|| invalid(format!("input `{input}` declares no shape")))?;
         let axis = dims
             .iter()
@@ -550,11 +550,7 @@ fn int_attribute(name: &str, value: i64) -> Vec<u8> {
     a
 }
 
-fn stream_in_graph(
-    graph: &[u8],
-    plans: &[(String, usize, usize, Vec<usize>)],
-    states: &mut Vec<ExposedState>,
-) -> Result<Vec<u8>> {
+fn stream_in_graph(graph: &[u8], plans: &[(String, usize, usize, Vec<usize>)], states: &mut Vec<ExposedState>) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(graph.len());
     let mut extra = Vec::new();
     let mut r = Reader::new(graph);
@@ -564,9 +560,7 @@ fn stream_in_graph(
             continue;
         }
         let node = parse_node(bytes_of(&v)?)?;
-        let plan = (node.op_type == "Pad")
-            .then(|| node.inputs.first().and_then(|i| plans.iter().find(|p| &p.0 == i)))
-            .flatten();
+        let plan = (node.op_type == "Pad").then(|| node.inputs.first().and_then(|i| plans.iter().find(|p| &p.0 == i))).flatten();
         let Some((input, frames, axis, shape)) = plan else {
             out.extend_from_slice(raw);
             continue;

@@ -91,17 +91,11 @@ pub fn summarize(bytes: &[u8]) -> Result<GraphSummary> {
     let initializer_names: HashSet<&str> = graph.initializers.iter().map(|t| t.name.as_str()).collect();
     let mut initializer_dtypes = BTreeMap::new();
     for t in &graph.initializers {
-        let name = DType::from_onnx(t.data_type)
-            .map(|d| d.as_str().to_string())
-            .unwrap_or_else(|| format!("onnx-type-{}", t.data_type));
+        let name = DType::from_onnx(t.data_type).map(|d| d.as_str().to_string()).unwrap_or_else(|| format!("onnx-type-{}", t.data_type));
         *initializer_dtypes.entry(name).or_insert(0) += 1;
     }
-    let inputs = graph
-        .inputs
-        .iter()
-        .filter(|v| !initializer_names.contains(v.name.as_str()))
-        .map(value_info)
-        .collect::<Result<Vec<_>>>()?;
+    let inputs =
+        graph.inputs.iter().filter(|v| !initializer_names.contains(v.name.as_str())).map(value_info).collect::<Result<Vec<_>>>()?;
     let outputs = graph.outputs.iter().map(value_info).collect::<Result<Vec<_>>>()?;
 
     let has = |op: &str| hist.contains_key(op);
@@ -138,14 +132,9 @@ pub(crate) fn invalid(msg: impl Into<String>) -> Error {
 fn value_info(v: &ValueInfo) -> Result<TensorInfo> {
     let dtype = match v.elem_type {
         Some(t) => DType::from_onnx(t).ok_or_else(|| {
-            Error::new(
-                ErrorKind::InvalidModel,
-                format!("`{}` has ONNX element type {t}, which edgert does not support", v.name),
-            )
+            Error::new(ErrorKind::InvalidModel, format!("`{}` has ONNX element type {t}, which edgert does not support", v.name))
         })?,
-        None => {
-            return Err(invalid(format!("`{}` is not a tensor (sequences and maps are not supported)", v.name)))
-        }
+        None => return Err(invalid(format!("`{}` is not a tensor (sequences and maps are not supported)", v.name))),
     };
     let shape = v.dims.as_ref().map(|dims| {
         dims.iter()
@@ -161,11 +150,7 @@ fn value_info(v: &ValueInfo) -> Result<TensorInfo> {
 
 fn count_ops(g: &Graph, hist: &mut BTreeMap<String, usize>, count: &mut usize) {
     for n in &g.nodes {
-        let key = if n.domain.is_empty() || n.domain == "ai.onnx" {
-            n.op_type.clone()
-        } else {
-            format!("{}:{}", n.domain, n.op_type)
-        };
+        let key = if n.domain.is_empty() || n.domain == "ai.onnx" { n.op_type.clone() } else { format!("{}:{}", n.domain, n.op_type) };
         *hist.entry(key).or_insert(0) += 1;
         *count += 1;
         for sub in &n.subgraphs {
@@ -320,12 +305,7 @@ impl<'a> Reader<'a> {
                 Field::Bytes(b)
             }
             5 => self.skip(4)?,
-            w => {
-                return Err(invalid(format!(
-                    "unsupported protobuf wire type {w} at byte {} (not an ONNX protobuf?)",
-                    self.pos
-                )))
-            }
+            w => return Err(invalid(format!("unsupported protobuf wire type {w} at byte {} (not an ONNX protobuf?)", self.pos))),
         };
         Ok(Some((field, value, &self.buf[start..self.pos])))
     }
@@ -435,10 +415,7 @@ impl Node {
             }
         }
         if n.op_type.is_empty() {
-            return Err(invalid(format!(
-                "a node ({}) has no operator type",
-                if n.name.is_empty() { "unnamed" } else { &n.name }
-            )));
+            return Err(invalid(format!("a node ({}) has no operator type", if n.name.is_empty() { "unnamed" } else { &n.name })));
         }
         Ok(n)
     }

@@ -345,11 +345,14 @@ impl Manifest {
                 .with_context(format!("manifest `{origin}`"))
         })?;
         let mut w = Walk { problems: Vec::new() };
-        w.unknown_keys(&root, "", &["model", "source", "stft", "graphs", "shapes", "constants", "history", "dims", "tokenizer", "weights", "files"]);
+        w.unknown_keys(
+            &root,
+            "",
+            &["model", "source", "stft", "graphs", "shapes", "constants", "history", "dims", "tokenizer", "weights", "files"],
+        );
 
         let model = w.table(&root, "model", "model", true);
-        let (mut name, mut kind, mut family, mut sample_rate, mut license, mut description) =
-            (None, None, None, None, None, None);
+        let (mut name, mut kind, mut family, mut sample_rate, mut license, mut description) = (None, None, None, None, None, None);
         if let Some(m) = model {
             w.unknown_keys(m, "model", &["name", "kind", "family", "sample_rate", "license", "description"]);
             name = w.string(m, "name", "model", true);
@@ -474,8 +477,7 @@ impl Manifest {
         // Every field read as `required` above pushed a problem when absent, so reaching here
         // with a None means an earlier check already failed; report instead of unwrapping.
         let (Some(name), Some(kind), Some(family), Some(license)) = (name, kind, family, license) else {
-            return Err(Error::new(ErrorKind::InvalidManifest, "incomplete [model] table")
-                .with_context(format!("manifest `{origin}`")));
+            return Err(Error::new(ErrorKind::InvalidManifest, "incomplete [model] table").with_context(format!("manifest `{origin}`")));
         };
         Ok(Manifest {
             name,
@@ -500,11 +502,7 @@ impl Manifest {
 
 /// One error listing several problems.
 pub(crate) fn problems(kind: ErrorKind, what: &str, list: &[String]) -> Error {
-    let msg = if list.len() == 1 {
-        list[0].clone()
-    } else {
-        format!("{} problems:\n  - {}", list.len(), list.join("\n  - "))
-    };
+    let msg = if list.len() == 1 { list[0].clone() } else { format!("{} problems:\n  - {}", list.len(), list.join("\n  - ")) };
     Error::new(kind, msg).with_context(what.to_string())
 }
 

@@ -94,11 +94,7 @@ const DEEPFILTERNET: &[RoleSpec] = &[
         &[p("feat_erb", F32, 4), p("feat_spec", F32, 4)],
         &[p("e0", F32, 4), p("e1", F32, 4), p("e2", F32, 4), p("e3", F32, 4), p("emb", F32, 3), p("c0", F32, 4), p("lsnr", F32, 3)],
     ),
-    role(
-        "erb_dec",
-        &[p("emb", F32, 3), p("e3", F32, 4), p("e2", F32, 4), p("e1", F32, 4), p("e0", F32, 4)],
-        &[p("m", F32, 4)],
-    ),
+    role("erb_dec", &[p("emb", F32, 3), p("e3", F32, 4), p("e2", F32, 4), p("e1", F32, 4), p("e0", F32, 4)], &[p("m", F32, 4)]),
     role("df_dec", &[p("emb", F32, 3), p("c0", F32, 4)], &[p("coefs", F32, 4), any(F32, 3)]),
 ];
 const TEXT_IN: &[Port] = &[p("input_ids", I64, 2), p("attention_mask", I64, 2)];
@@ -108,11 +104,7 @@ const HSM_TSS: &[RoleSpec] = &[
     RoleSpec { role: "text_encoder_small", inputs: Some(TEXT_IN), outputs: Some(TEXT_OUT), optional: true },
     role("audio_encoder", &[p("fbank", F32, 3)], &[p("global", F32, 2)]),
     role("global_separator", &[p("mix_global", F32, 2), p("query", F32, 2)], &[p("target_global", F32, 2)]),
-    role(
-        "local_separator",
-        &[p("fbank", F32, 3), p("target_global", F32, 2), p("h", F32, 3)],
-        &[p("local", F32, 3), p("h_out", F32, 3)],
-    ),
+    role("local_separator", &[p("fbank", F32, 3), p("target_global", F32, 2), p("h", F32, 3)], &[p("local", F32, 3), p("h_out", F32, 3)]),
     role("reconstructor", &[p("local", F32, 3), p("log_magnitude", F32, 3)], &[p("mask", F32, 3)]),
 ];
 const JANUS: &[RoleSpec] = &[
@@ -177,9 +169,10 @@ impl Files {
                 let p = d.join(rel);
                 std::fs::read(&p).map(Cow::Owned).map_err(|e| Error::io("reading", &p, &e))
             }
-            Files::Memory(m) => m.get(&key_of(rel)).map(|b| Cow::Borrowed(&b[..])).ok_or_else(|| {
-                Error::new(ErrorKind::InvalidPackage, format!("the package has no file `{}`", rel.display()))
-            }),
+            Files::Memory(m) => m
+                .get(&key_of(rel))
+                .map(|b| Cow::Borrowed(&b[..]))
+                .ok_or_else(|| Error::new(ErrorKind::InvalidPackage, format!("the package has no file `{}`", rel.display()))),
         }
     }
 
@@ -241,15 +234,13 @@ impl Package {
     /// their bytes. `label` names it in messages (`embedded:tss-small`). Validated as
     /// [`Package::open`] validates a folder; graphs with external weights cannot live in memory.
     pub fn from_memory<B: Into<Blob>>(label: &str, files: impl IntoIterator<Item = (String, B)>) -> Result<Package> {
-        let files: BTreeMap<String, Blob> =
-            files.into_iter().map(|(k, v)| (key_of(Path::new(&k)), v.into())).collect();
+        let files: BTreeMap<String, Blob> = files.into_iter().map(|(k, v)| (key_of(Path::new(&k)), v.into())).collect();
         let what = format!("model package `{label}`");
         let text = files
             .get(MANIFEST)
             .ok_or_else(|| Error::new(ErrorKind::InvalidPackage, format!("no {MANIFEST} among its files")).with_context(what.clone()))?;
-        let text = std::str::from_utf8(text).map_err(|_| {
-            Error::new(ErrorKind::InvalidManifest, format!("{MANIFEST} is not UTF-8 text")).with_context(what.clone())
-        })?;
+        let text = std::str::from_utf8(text)
+            .map_err(|_| Error::new(ErrorKind::InvalidManifest, format!("{MANIFEST} is not UTF-8 text")).with_context(what.clone()))?;
         let manifest = Manifest::parse(text, &format!("{label}/{MANIFEST}"))?;
         Package::validate_files(Path::new(label), Files::Memory(Arc::new(files)), manifest)
     }
@@ -288,9 +279,7 @@ impl Package {
         match (&manifest.tokenizer, spec.tokenizer) {
             (None, true) => problems.push(format!("family `{}` reads text and needs `[tokenizer] file`", manifest.family)),
             (Some(_), _) if queries_only => {}
-            (Some(t), _) if !files.exists(t) => {
-                problems.push(format!("tokenizer file `{}` does not exist", t.display()))
-            }
+            (Some(t), _) if !files.exists(t) => problems.push(format!("tokenizer file `{}` does not exist", t.display())),
             _ => {}
         }
         for (name, f) in &manifest.files {
@@ -352,20 +341,16 @@ impl Package {
                     if let Some(history) = manifest.history.get(role_name) {
                         for input in history.keys() {
                             if !g.inputs().iter().any(|i| &i.name == input) {
-                                problems.push(format!(
-                                    "`history.{role_name}.{input}` names an input graph `{}` does not have",
-                                    file.display()
-                                ));
+                                problems
+                                    .push(format!("`history.{role_name}.{input}` names an input graph `{}` does not have", file.display()));
                             }
                         }
                     }
                     if let Some(shapes) = manifest.shapes.get(role_name) {
                         for input in shapes.keys() {
                             if !g.inputs().iter().any(|i| &i.name == input) {
-                                problems.push(format!(
-                                    "`shapes.{role_name}.{input}` names an input graph `{}` does not have",
-                                    file.display()
-                                ));
+                                problems
+                                    .push(format!("`shapes.{role_name}.{input}` names an input graph `{}` does not have", file.display()));
                             }
                         }
                     }
@@ -376,11 +361,7 @@ impl Package {
         }
 
         if !problems.is_empty() {
-            return Err(manifest::problems(
-                ErrorKind::InvalidPackage,
-                &format!("model package `{}`", dir.display()),
-                &problems,
-            ));
+            return Err(manifest::problems(ErrorKind::InvalidPackage, &format!("model package `{}`", dir.display()), &problems));
         }
         let artifacts = match &files {
             Files::Dir(d) => ArtifactStore::open(d),
@@ -481,12 +462,7 @@ fn check_ports(role: &str, side: &str, actual: &[TensorInfo], want: Option<&[Por
     let Some(want) = want else { return };
     if actual.len() != want.len() {
         let names: Vec<_> = actual.iter().map(|t| t.to_string()).collect();
-        problems.push(format!(
-            "role `{role}` expects {} {side}s, the graph has {} ({})",
-            want.len(),
-            actual.len(),
-            names.join(", ")
-        ));
+        problems.push(format!("role `{role}` expects {} {side}s, the graph has {} ({})", want.len(), actual.len(), names.join(", ")));
         return;
     }
     for (ix, (w, a)) in want.iter().zip(actual).enumerate() {

@@ -16,8 +16,26 @@ use query::Operation;
 
 /// Words that describe what a speech enhancer keeps.
 const SPEECH: &[&str] = &[
-    "speech", "voice", "voices", "vocal", "vocals", "talking", "talk", "speaker", "speakers", "speaking", "person", "people",
-    "dialogue", "dialog", "conversation", "words", "man", "woman", "singer", "narrator",
+    "speech",
+    "voice",
+    "voices",
+    "vocal",
+    "vocals",
+    "talking",
+    "talk",
+    "speaker",
+    "speakers",
+    "speaking",
+    "person",
+    "people",
+    "dialogue",
+    "dialog",
+    "conversation",
+    "words",
+    "man",
+    "woman",
+    "singer",
+    "narrator",
 ];
 /// Words that describe what a speech enhancer takes away.
 const NOISE: &[&str] = &["noise", "noises", "background", "hiss", "hum", "static", "buzz", "noisy", "interference"];
@@ -43,9 +61,7 @@ pub fn enhancement_target(pkg: &Package, query: Option<&str>) -> Result<(bool, V
             _ => {
                 return Err(Error::new(
                     ErrorKind::InvalidInput,
-                    format!(
-                        "`{name}` separates speech from noise; it cannot {op} (ask for speech or noise, or use a text-queried model)"
-                    ),
+                    format!("`{name}` separates speech from noise; it cannot {op} (ask for speech or noise, or use a text-queried model)"),
                 ))
             }
         };
@@ -80,7 +96,10 @@ pub fn build(pkg: &Package, query: Option<&str>, opts: &enhance::EnhanceOptions)
             let q = query.ok_or_else(|| {
                 Error::new(
                     ErrorKind::InvalidInput,
-                    format!("`{}` separates what a query describes: give one, e.g. --query \"remove the dog barking\"", pkg.manifest().name),
+                    format!(
+                        "`{}` separates what a query describes: give one, e.g. --query \"remove the dog barking\"",
+                        pkg.manifest().name
+                    ),
                 )
             })?;
             let operations = query::parse(q)?;

@@ -23,8 +23,8 @@ impl TextEncoder {
     /// From a graph (`input_ids`, `attention_mask` → `embedding`) and the bytes of a
     /// tokenizer.json.
     pub fn new(graph: &Graph, tokenizer: &[u8], opts: &SessionOptions) -> Result<TextEncoder> {
-        let mut tokenizer = tokenizers::Tokenizer::from_bytes(tokenizer)
-            .map_err(|e| Error::new(ErrorKind::InvalidPackage, format!("tokenizer: {e}")))?;
+        let mut tokenizer =
+            tokenizers::Tokenizer::from_bytes(tokenizer).map_err(|e| Error::new(ErrorKind::InvalidPackage, format!("tokenizer: {e}")))?;
         tokenizer.with_padding(None);
         tokenizer
             .with_truncation(Some(tokenizers::TruncationParams { max_length: MAX_TOKENS, ..Default::default() }))
@@ -37,10 +37,8 @@ impl TextEncoder {
 
     /// The embedding of `text` (unit length).
     pub fn embed(&mut self, text: &str) -> Result<Vec<f32>> {
-        let enc = self
-            .tokenizer
-            .encode(text, true)
-            .map_err(|e| Error::new(ErrorKind::InvalidInput, format!("tokenizing \"{text}\": {e}")))?;
+        let enc =
+            self.tokenizer.encode(text, true).map_err(|e| Error::new(ErrorKind::InvalidInput, format!("tokenizing \"{text}\": {e}")))?;
         let n = enc.get_ids().len().min(MAX_TOKENS);
         self.ids.fill(0);
         self.mask.fill(0);
@@ -50,7 +48,10 @@ impl TextEncoder {
         }
         let shape = [1, MAX_TOKENS];
         self.session.run(
-            &[Input::new("input_ids", TensorView::i64(&shape, &self.ids)?), Input::new("attention_mask", TensorView::i64(&shape, &self.mask)?)],
+            &[
+                Input::new("input_ids", TensorView::i64(&shape, &self.ids)?),
+                Input::new("attention_mask", TensorView::i64(&shape, &self.mask)?),
+            ],
             &mut self.out,
         )?;
         Ok(self.out[0].as_f32()?.to_vec())

@@ -231,8 +231,8 @@ fn read_classes(bytes: &[u8], path: &Path, encoder: Option<&str>) -> Result<(Vec
         #[serde(default)]
         prototypes_by_encoder: std::collections::BTreeMap<String, Vec<Vec<f32>>>,
     }
-    let mut c: Classes = serde_json::from_slice(bytes)
-        .map_err(|e| Error::new(ErrorKind::InvalidPackage, format!("`{}`: {e}", path.display())))?;
+    let mut c: Classes =
+        serde_json::from_slice(bytes).map_err(|e| Error::new(ErrorKind::InvalidPackage, format!("`{}`: {e}", path.display())))?;
     let n = c.classes.len();
     let bad = |p: &Vec<Vec<f32>>| p.len() != n || p.iter().any(|v| v.len() != EMB);
     if bad(&c.prototypes) || c.prototypes_by_encoder.values().any(bad) {

@@ -156,7 +156,10 @@ pub fn run(args: &CompileArgs) -> Result<ExitCode> {
         }
         if pkg.manifest().kind == Kind::TextQueriedSeparation {
             let n = if args.queries.is_empty() { 1 } else { args.queries.len() };
-            println!("query embeddings compiled for {n} quer{}: a start with one of them loads no text encoder", if n == 1 { "y" } else { "ies" });
+            println!(
+                "query embeddings compiled for {n} quer{}: a start with one of them loads no text encoder",
+                if n == 1 { "y" } else { "ies" }
+            );
         }
         println!("artifacts in {dir}");
         println!("load + build from the artifacts: {start_ms:.1} ms (from ONNX: {onnx_ms:.1} ms)");

@@ -93,8 +93,12 @@ pub fn run(args: &Args) -> Result<ExitCode> {
     let graph = Graph::from_bytes("doctor probe", probe_graph())?;
     let (lib_path, found_by) = backend::ort::locate_library();
     let ort = match backend::ort::runtime() {
-        Ok(rt) => json!({"loaded": true, "path": rt.path.display().to_string(), "found_by": rt.found_by, "version": rt.version, "providers": rt.providers}),
-        Err(e) => json!({"loaded": false, "path": lib_path.display().to_string(), "found_by": found_by, "error": e.to_string(), "kind": e.kind().as_str()}),
+        Ok(rt) => {
+            json!({"loaded": true, "path": rt.path.display().to_string(), "found_by": rt.found_by, "version": rt.version, "providers": rt.providers})
+        }
+        Err(e) => {
+            json!({"loaded": false, "path": lib_path.display().to_string(), "found_by": found_by, "error": e.to_string(), "kind": e.kind().as_str()})
+        }
     };
     let providers: Vec<Value> = Provider::ALL.iter().rev().map(|p| probe(*p, &graph)).collect();
     let auto = backend::load(&graph, &SessionOptions::new(BackendChoice::Auto))

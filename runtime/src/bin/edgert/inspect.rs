@@ -171,19 +171,10 @@ fn print_text(r: &Value) {
 fn print_graph(g: &Value) {
     let kb = g["bytes"].as_u64().unwrap_or(0) as f64 / 1024.0;
     println!("graph       {} ({kb:.0} KiB)", g["graph"].as_str().unwrap_or(""));
-    let opsets: Vec<String> = g["opsets"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|o| format!("{} {}", o["domain"].as_str().unwrap_or(""), o["version"]))
-        .collect();
+    let opsets: Vec<String> =
+        g["opsets"].as_array().into_iter().flatten().map(|o| format!("{} {}", o["domain"].as_str().unwrap_or(""), o["version"])).collect();
     println!("ir          {}, producer `{}`, opset {}", g["ir_version"], g["producer"].as_str().unwrap_or(""), opsets.join(", "));
-    let dts: Vec<String> = g["initializer_dtypes"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(k, v)| format!("{k} x{v}"))
-        .collect();
+    let dts: Vec<String> = g["initializer_dtypes"].as_object().into_iter().flatten().map(|(k, v)| format!("{k} x{v}")).collect();
     println!("quantized   {} (weights: {})", g["quantization"].as_str().unwrap_or(""), dts.join(", "));
     println!("inputs");
     for i in g["inputs"].as_array().into_iter().flatten() {

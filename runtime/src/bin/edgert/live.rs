@@ -171,7 +171,17 @@ pub fn run(args: &LiveArgs) -> Result<ExitCode> {
         ctrlc::set_handler(move || flag.store(true, Ordering::Relaxed))
             .map_err(|e| Error::new(ErrorKind::Backend, format!("cannot install the Ctrl-C handler: {e}")))?;
     }
-    let mut session = LiveSession::start(processor, &LiveOptions { host, input: args.input.clone(), output, period: Some(period), realtime: !args.no_realtime, margin: args.margin_ms.map(|m| Duration::from_secs_f64(m / 1000.0)) })?;
+    let mut session = LiveSession::start(
+        processor,
+        &LiveOptions {
+            host,
+            input: args.input.clone(),
+            output,
+            period: Some(period),
+            realtime: !args.no_realtime,
+            margin: args.margin_ms.map(|m| Duration::from_secs_f64(m / 1000.0)),
+        },
+    )?;
     let info = session.info().clone();
     let ms = |frames: f64| frames * 1000.0 / f64::from(info.device_rate);
     eprintln!(
@@ -298,7 +308,10 @@ pub fn run(args: &LiveArgs) -> Result<ExitCode> {
         if mode != last_mode {
             let line = match (last_mode, mode) {
                 (_, Mode::Overload) => {
-                    format!("live: overload: the model runs slower than real time (RTF {:.2}); passing the input through until it keeps up", stats.rtf())
+                    format!(
+                        "live: overload: the model runs slower than real time (RTF {:.2}); passing the input through until it keeps up",
+                        stats.rtf()
+                    )
                 }
                 (Mode::Overload, Mode::Model) => "live: recovered: the model keeps up again".to_string(),
                 _ => String::new(),

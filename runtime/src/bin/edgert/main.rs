@@ -3,9 +3,9 @@
 mod compile;
 mod doctor;
 mod inspect;
-mod multimodal;
 #[cfg(feature = "live")]
 mod live;
+mod multimodal;
 mod separate;
 mod spectrogram;
 

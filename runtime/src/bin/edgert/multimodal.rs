@@ -105,15 +105,18 @@ fn load(a: &ModelArgs) -> Result<Loaded> {
     };
     let janus = Janus::open(&a.model, &opts)?;
     let tk = a.model.join("tokenizer.json");
-    let tokenizer = tokenizers::Tokenizer::from_file(&tk)
-        .map_err(|e| Error::new(ErrorKind::InvalidPackage, format!("`{}`: {e}", tk.display())))?;
+    let tokenizer =
+        tokenizers::Tokenizer::from_file(&tk).map_err(|e| Error::new(ErrorKind::InvalidPackage, format!("`{}`: {e}", tk.display())))?;
     Ok(Loaded { janus, tokenizer, load_seconds: t.elapsed().as_secs_f64() })
 }
 
 fn sampler(a: &ModelArgs, default_temperature: f32) -> Result<Sampler> {
     let t = a.temperature.unwrap_or(default_temperature);
     if !(t >= 0.0 && t.is_finite()) || !(a.top_p > 0.0 && a.top_p <= 1.0) {
-        return Err(Error::new(ErrorKind::InvalidInput, format!("--temperature must be ≥ 0 and --top-p in (0, 1]; got {t} and {}", a.top_p)));
+        return Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!("--temperature must be ≥ 0 and --top-p in (0, 1]; got {t} and {}", a.top_p),
+        ));
     }
     Ok(if t == 0.0 { Sampler::greedy() } else { Sampler::new(t, a.top_k, a.top_p, a.seed) })
 }
@@ -124,9 +127,10 @@ fn encode(tk: &tokenizers::Tokenizer, text: &str) -> Result<Vec<i64>> {
 }
 
 fn special(tk: &tokenizers::Tokenizer, token: &str, fallback: Option<i64>) -> Result<i64> {
-    tk.token_to_id(token).map(i64::from).or(fallback).ok_or_else(|| {
-        Error::new(ErrorKind::InvalidPackage, format!("the tokenizer has no `{token}` token"))
-    })
+    tk.token_to_id(token)
+        .map(i64::from)
+        .or(fallback)
+        .ok_or_else(|| Error::new(ErrorKind::InvalidPackage, format!("the tokenizer has no `{token}` token")))
 }
 
 /// The largest image edgert decodes (per side): bigger ones are refused before any pixel is read.
@@ -374,7 +378,14 @@ fn alignment_unifork(args: &AlignmentArgs, image: Option<&RgbImage>, gen: bool) 
     if let Some(image) = image {
         let pixels = edgert::multimodal::letterbox(image, c.image_size, [0.5; 3], [0.5; 3], [0.0; 3])?;
         let codes = m.encode_image(&pixels)?;
-        m.understand(&[c.bos_token_id, c.boi_token_id], &codes, &[c.eoi_token_id], args.max_new_tokens.max(2), &mut sampler(&args.model, 0.0)?, &mut |_| true)?;
+        m.understand(
+            &[c.bos_token_id, c.boi_token_id],
+            &codes,
+            &[c.eoi_token_id],
+            args.max_new_tokens.max(2),
+            &mut sampler(&args.model, 0.0)?,
+            &mut |_| true,
+        )?;
         u = m.alignment();
     }
     let mut g = None;
@@ -489,8 +500,8 @@ fn load_unifork(a: &ModelArgs) -> Result<(edgert::multimodal::UniFork, tokenizer
     };
     let m = edgert::multimodal::UniFork::open(&a.model, &opts)?;
     let tk = a.model.join("tokenizer.json");
-    let tokenizer = tokenizers::Tokenizer::from_file(&tk)
-        .map_err(|e| Error::new(ErrorKind::InvalidPackage, format!("`{}`: {e}", tk.display())))?;
+    let tokenizer =
+        tokenizers::Tokenizer::from_file(&tk).map_err(|e| Error::new(ErrorKind::InvalidPackage, format!("`{}`: {e}", tk.display())))?;
     Ok((m, tokenizer, t.elapsed().as_secs_f64()))
 }
 
@@ -506,17 +517,21 @@ fn describe_unifork(args: &DescribeArgs, image: &RgbImage) -> Result<ExitCode> {
         after.extend(encode(&tk, p.trim())?);
     }
     let mut first = None;
-    let out = m.understand(&[c.bos_token_id, c.boi_token_id], &codes, &after, args.max_new_tokens, &mut sampler(&args.model, 0.0)?, &mut |_| {
-        first.get_or_insert_with(|| start.elapsed().as_secs_f64());
-        true
-    })?;
+    let out =
+        m.understand(&[c.bos_token_id, c.boi_token_id], &codes, &after, args.max_new_tokens, &mut sampler(&args.model, 0.0)?, &mut |_| {
+            first.get_or_insert_with(|| start.elapsed().as_secs_f64());
+            true
+        })?;
     let total = start.elapsed().as_secs_f64();
     let words: Vec<u32> = out.iter().filter(|&&t| t != c.eos_token_id).map(|&t| t as u32).collect();
     let text = tk.decode(&words, true).unwrap_or_default();
     let ttft = first.unwrap_or(total);
     let rate = if out.len() > 1 && total > ttft { (out.len() - 1) as f64 / (total - ttft) } else { 0.0 };
     if args.model.json {
-        println!("{}", json!({"text": text, "tokens": out.len(), "time_to_first_token_s": ttft, "tokens_per_s": rate, "load_s": load_s, "layout": "unifork"}));
+        println!(
+            "{}",
+            json!({"text": text, "tokens": out.len(), "time_to_first_token_s": ttft, "tokens_per_s": rate, "load_s": load_s, "layout": "unifork"})
+        );
     } else {
         println!("{text}");
         eprintln!("{} tokens; time to first token {:.0} ms; {:.1} tokens/s; loaded in {:.2} s", out.len(), ttft * 1000.0, rate, load_s);
@@ -552,7 +567,14 @@ fn generate_unifork(args: &GenerateArgs) -> Result<ExitCode> {
                    "layout": "unifork"})
         );
     } else {
-        eprintln!("{} image tokens (cfg {cfg}); {:.1} tokens/s; {}×{} image written to {}", codes.len(), rate, image.width, image.height, args.output.display());
+        eprintln!(
+            "{} image tokens (cfg {cfg}); {:.1} tokens/s; {}×{} image written to {}",
+            codes.len(),
+            rate,
+            image.width,
+            image.height,
+            args.output.display()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

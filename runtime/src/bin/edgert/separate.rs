@@ -131,9 +131,7 @@ fn progress_bar(input: &Path) -> Option<indicatif::ProgressBar> {
         return None;
     }
     let bar = indicatif::ProgressBar::new(frames);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:40} {percent:>3}% {elapsed_precise} eta {eta}").ok()?,
-    );
+    bar.set_style(indicatif::ProgressStyle::with_template("{bar:40} {percent:>3}% {elapsed_precise} eta {eta}").ok()?);
     Some(bar)
 }
 
@@ -188,13 +186,7 @@ pub fn separate(args: &SeparateArgs) -> Result<ExitCode> {
             b.set_position(done);
         }
     };
-    let report = run_file(
-        &args.input,
-        &args.output,
-        &mut make,
-        &OfflineOptions { channels, ..Default::default() },
-        &mut progress,
-    )?;
+    let report = run_file(&args.input, &args.output, &mut make, &OfflineOptions { channels, ..Default::default() }, &mut progress)?;
     if let Some(b) = bar {
         b.finish_and_clear();
     }
@@ -242,13 +234,7 @@ pub fn separate(args: &SeparateArgs) -> Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
     } else {
         let ops: Vec<String> = ops.iter().map(ToString::to_string).collect();
-        println!(
-            "{} → {} ({}; {})",
-            report.input.display(),
-            report.output.display(),
-            pkg.manifest().name,
-            ops.join(", ")
-        );
+        println!("{} → {} ({}; {})", report.input.display(), report.output.display(), pkg.manifest().name, ops.join(", "));
         println!(
             "{:.2} s of audio in {:.2} s: RTF {:.3} on {provider}; delay {} samples at {} Hz compensated",
             report.audio_seconds, report.wall_seconds, report.rtf, report.delay_samples, report.sample_rate

@@ -25,10 +25,7 @@ fn columns(x: &[f32], rate: u32) -> Result<Vec<Vec<f32>>> {
         cols.push(spec.iter().map(|c| 10.0 * (c.norm_sqr() + 1e-10).log10()).collect::<Vec<f32>>());
     }
     let per = cols.len().div_ceil(MAX_WIDTH).max(1);
-    Ok(cols
-        .chunks(per)
-        .map(|g| (0..g[0].len()).map(|b| g.iter().map(|c| c[b]).fold(f32::MIN, f32::max)).collect())
-        .collect())
+    Ok(cols.chunks(per).map(|g| (0..g[0].len()).map(|b| g.iter().map(|c| c[b]).fold(f32::MIN, f32::max)).collect()).collect())
 }
 
 /// A dark-blue → purple → orange → yellow colour ramp.

@@ -115,8 +115,7 @@ fn streaming_sessions(pkg: &Package, opts: &EnhanceOptions) -> Result<[Stateful;
     let sessions = open_sessions(pkg, &roles, opts)?;
     let mut out = Vec::with_capacity(ROLES.len());
     for (session, states) in sessions.into_iter().zip(&all_states) {
-        let pairs: Vec<(&str, &str, &[usize])> =
-            states.iter().map(|s| (s.input.as_str(), s.output.as_str(), s.shape.as_slice())).collect();
+        let pairs: Vec<(&str, &str, &[usize])> = states.iter().map(|s| (s.input.as_str(), s.output.as_str(), s.shape.as_slice())).collect();
         out.push(Stateful::new(session, &pairs)?);
     }
     out.try_into().map_err(|_| Error::new(ErrorKind::Backend, "a DeepFilterNet3 stage was not loaded"))

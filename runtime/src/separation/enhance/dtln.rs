@@ -42,7 +42,14 @@ fn stage_names(s: &dyn crate::backend::Session) -> Result<(String, String, Strin
     let shape: Vec<usize> = i[1]
         .shape
         .as_ref()
-        .map(|d| d.iter().map(|d| match d { crate::tensor::Dim::Fixed(n) => *n, _ => 1 }).collect())
+        .map(|d| {
+            d.iter()
+                .map(|d| match d {
+                    crate::tensor::Dim::Fixed(n) => *n,
+                    _ => 1,
+                })
+                .collect()
+        })
         .unwrap_or_else(|| vec![1, 2, 128, 2]);
     Ok((i[0].name.clone(), i[1].name.clone(), o[0].name.clone(), o[1].name.clone(), shape))
 }

@@ -77,12 +77,15 @@ impl States {
     pub fn new(session: &dyn Session, pairs: &[(&str, &str, &[usize])]) -> Result<States> {
         let mut states = Vec::with_capacity(pairs.len());
         for (input, output, shape) in pairs {
-            let ix = session.output_index(output).ok_or_else(|| {
-                Error::new(ErrorKind::InvalidPackage, format!("graph `{}` has no output `{output}`", session.name()))
-            })?;
-            let dtype = session.inputs().iter().find(|i| i.name == *input).map(|i| i.dtype).ok_or_else(|| {
-                Error::new(ErrorKind::InvalidPackage, format!("graph `{}` has no input `{input}`", session.name()))
-            })?;
+            let ix = session
+                .output_index(output)
+                .ok_or_else(|| Error::new(ErrorKind::InvalidPackage, format!("graph `{}` has no output `{output}`", session.name())))?;
+            let dtype = session
+                .inputs()
+                .iter()
+                .find(|i| i.name == *input)
+                .map(|i| i.dtype)
+                .ok_or_else(|| Error::new(ErrorKind::InvalidPackage, format!("graph `{}` has no input `{input}`", session.name())))?;
             let zero = Tensor::zeros(dtype, shape);
             states.push((input.to_string(), ix, zero.clone(), zero));
         }
@@ -133,9 +136,9 @@ impl Stateful {
     }
 
     pub fn output_index(&self, name: &str) -> Result<usize> {
-        self.session.output_index(name).ok_or_else(|| {
-            Error::new(ErrorKind::InvalidPackage, format!("graph `{}` has no output `{name}`", self.session.name()))
-        })
+        self.session
+            .output_index(name)
+            .ok_or_else(|| Error::new(ErrorKind::InvalidPackage, format!("graph `{}` has no output `{name}`", self.session.name())))
     }
 
     /// Runs with `inputs` plus the states; returns the outputs (states already swapped in for

@@ -47,8 +47,7 @@ impl Nsnet2 {
         let input_name = graph.inputs()[0].name.clone();
         let output_name = graph.outputs()[0].name.clone();
         let session = open_session(pkg, "model", Some(&graph), opts)?;
-        let pairs: Vec<(&str, &str, &[usize])> =
-            states.iter().map(|s| (s.input.as_str(), s.output.as_str(), s.shape.as_slice())).collect();
+        let pairs: Vec<(&str, &str, &[usize])> = states.iter().map(|s| (s.input.as_str(), s.output.as_str(), s.shape.as_slice())).collect();
         let model = Stateful::new(session, &pairs)?;
         let gain = model.output_index(&output_name)?;
         let bins = stft.bins();
