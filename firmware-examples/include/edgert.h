@@ -37,6 +37,23 @@
 #define EDGERT_BACKEND_AUTO 4
 
 /**
+ * `EdgertOptions::text_encoder`: what the package carries (its full text encoder when it has
+ * one, else its small one).
+ */
+#define EDGERT_TEXT_ENCODER_PACKAGE 0
+
+/**
+ * `EdgertOptions::text_encoder`: the package's full text encoder (tss-small: MiniLM, 23 MB).
+ */
+#define EDGERT_TEXT_ENCODER_FULL 1
+
+/**
+ * `EdgertOptions::text_encoder`: the package's small text encoder (tss-small: 3.4 MB; what
+ * firmware embeds). The full one is then neither loaded nor counted in the memory estimate.
+ */
+#define EDGERT_TEXT_ENCODER_SMALL 2
+
+/**
  * What a call did. 0 is success.
  */
 typedef enum EdgertStatus {
@@ -125,6 +142,11 @@ typedef struct EdgertOptions {
    * limit.
    */
   uint64_t max_memory_bytes;
+  /**
+   * A text-queried package's query encoder: one of the `EDGERT_TEXT_ENCODER_*` values.
+   * Speech enhancers have none and ignore it.
+   */
+  uint32_t text_encoder;
 } EdgertOptions;
 
 #ifdef __cplusplus

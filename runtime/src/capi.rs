@@ -19,7 +19,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use crate::audio::Processor;
 use crate::backend::BackendChoice;
 use crate::error::{Error, ErrorKind};
-use crate::package::Package;
+use crate::package::{Kind, Package, TextEncoderChoice};
 use crate::separation::{self, enhance::EnhanceOptions};
 
 /// What a call did. 0 is success.
@@ -70,6 +70,15 @@ pub const EDGERT_BACKEND_ORT_TENSORRT: u32 = 3;
 /// `EdgertOptions::backend`: the best that can be had.
 pub const EDGERT_BACKEND_AUTO: u32 = 4;
 
+/// `EdgertOptions::text_encoder`: what the package carries (its full text encoder when it has
+/// one, else its small one).
+pub const EDGERT_TEXT_ENCODER_PACKAGE: u32 = 0;
+/// `EdgertOptions::text_encoder`: the package's full text encoder (tss-small: MiniLM, 23 MB).
+pub const EDGERT_TEXT_ENCODER_FULL: u32 = 1;
+/// `EdgertOptions::text_encoder`: the package's small text encoder (tss-small: 3.4 MB; what
+/// firmware embeds). The full one is then neither loaded nor counted in the memory estimate.
+pub const EDGERT_TEXT_ENCODER_SMALL: u32 = 2;
+
 /// How to build a separator. Fill with `edgert_options_default`, then change fields.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
@@ -81,11 +90,14 @@ pub struct EdgertOptions {
     /// Refuse to build a separator estimated to need more resident memory than this; 0: no
     /// limit.
     pub max_memory_bytes: u64,
+    /// A text-queried package's query encoder: one of the `EDGERT_TEXT_ENCODER_*` values.
+    /// Speech enhancers have none and ignore it.
+    pub text_encoder: u32,
 }
 
 impl Default for EdgertOptions {
     fn default() -> Self {
-        EdgertOptions { backend: EDGERT_BACKEND_TRACT, threads: 1, max_memory_bytes: 0 }
+        EdgertOptions { backend: EDGERT_BACKEND_TRACT, threads: 1, max_memory_bytes: 0, text_encoder: EDGERT_TEXT_ENCODER_PACKAGE }
     }
 }
 
@@ -187,7 +199,25 @@ unsafe fn text<'a>(p: *const c_char, what: &str, optional: bool) -> Result<Optio
     s.to_str().map(Some).map_err(|_| fail(EdgertStatus::EdgertInvalidArgument, &format!("{what} is not UTF-8")))
 }
 
-fn read_options(p: *const EdgertOptions) -> Result<(EnhanceOptions, Option<u64>), Fail> {
+/// What `EdgertOptions` asks for: the build options, the memory limit and the text encoder.
+struct Options {
+    enhance: EnhanceOptions,
+    max_memory: Option<u64>,
+    text_encoder: TextEncoderChoice,
+}
+
+impl Options {
+    /// `pkg` set to run the text encoder asked for. Only text-queried packages have one to
+    /// choose; for the others `text_encoder` is ignored.
+    fn package(&self, pkg: Package) -> Result<Package, Fail> {
+        if pkg.manifest().kind != Kind::TextQueriedSeparation {
+            return Ok(pkg);
+        }
+        Ok(pkg.with_text_encoder(self.text_encoder)?)
+    }
+}
+
+fn read_options(p: *const EdgertOptions) -> Result<Options, Fail> {
     // SAFETY: NULL is checked; otherwise the caller passes a valid EdgertOptions.
     let o = if p.is_null() { EdgertOptions::default() } else { unsafe { *p } };
     let backend = match o.backend {
@@ -198,8 +228,16 @@ fn read_options(p: *const EdgertOptions) -> Result<(EnhanceOptions, Option<u64>)
         EDGERT_BACKEND_AUTO => BackendChoice::Auto,
         other => return Err(fail(EdgertStatus::EdgertInvalidArgument, &format!("unknown backend {other} (EDGERT_BACKEND_*)"))),
     };
-    let max = (o.max_memory_bytes > 0).then_some(o.max_memory_bytes);
-    Ok((EnhanceOptions { backend, threads: o.threads as usize, fallback: false }, max))
+    let text_encoder = match o.text_encoder {
+        EDGERT_TEXT_ENCODER_PACKAGE => TextEncoderChoice::Package,
+        EDGERT_TEXT_ENCODER_FULL => TextEncoderChoice::Full,
+        EDGERT_TEXT_ENCODER_SMALL => TextEncoderChoice::Small,
+        other => {
+            return Err(fail(EdgertStatus::EdgertInvalidArgument, &format!("unknown text encoder {other} (EDGERT_TEXT_ENCODER_*)")));
+        }
+    };
+    let max_memory = (o.max_memory_bytes > 0).then_some(o.max_memory_bytes);
+    Ok(Options { enhance: EnhanceOptions { backend, threads: o.threads as usize, fallback: false }, max_memory, text_encoder })
 }
 
 fn build(pkg: Package, query: Option<&str>, opts: EnhanceOptions, max_memory: Option<u64>) -> Result<Box<EdgertSeparator>, Fail> {
@@ -223,8 +261,9 @@ unsafe fn construct(
     unsafe { out.write(std::ptr::null_mut()) };
     // SAFETY: the caller's contract.
     let query = unsafe { text(query, "query", true) }?;
-    let (opts, max) = read_options(options)?;
-    let sep = build(package()?, query, opts, max)?;
+    let opts = read_options(options)?;
+    let pkg = opts.package(package()?)?;
+    let sep = build(pkg, query, opts.enhance, opts.max_memory)?;
     // SAFETY: checked non-NULL above.
     unsafe { out.write(Box::into_raw(sep)) };
     Ok(())
@@ -589,8 +628,9 @@ pub unsafe extern "C" fn edgert_memory_estimate(
         // SAFETY: the function's contract.
         let dir = unsafe { text(package_dir, "package_dir", false) }?.unwrap_or_default();
         let query = unsafe { text(query, "query", true) }?;
-        let (opts, _) = read_options(options)?;
-        let e = separation::memory_estimate(&Package::open(dir)?, query, &opts)?;
+        let opts = read_options(options)?;
+        let pkg = opts.package(Package::open(dir)?)?;
+        let e = separation::memory_estimate(&pkg, query, &opts.enhance)?;
         unsafe { out.write(e.bytes) };
         Ok(())
     })

@@ -277,11 +277,11 @@ fn abi_answers_bad_arguments() {
         assert!(last_error().contains("archive"), "{}", last_error());
         assert!(sep.is_null());
     }
-    let bad_backend = EdgertOptions { backend: 99, threads: 1, max_memory_bytes: 0 };
+    let bad_backend = EdgertOptions { backend: 99, ..EdgertOptions::default() };
     assert_eq!(new_sep("remove the dog barking", Some(&bad_backend)).0, EdgertInvalidArgument);
     assert!(last_error().contains("backend"));
     assert_eq!(new_sep("", None).0, EdgertInvalidArgument);
-    let tiny = EdgertOptions { backend: EDGERT_BACKEND_TRACT, threads: 1, max_memory_bytes: 1 << 20 };
+    let tiny = EdgertOptions { max_memory_bytes: 1 << 20, ..EdgertOptions::default() };
     let (s, p) = new_sep("remove the dog barking", Some(&tiny));
     assert_eq!(s, EdgertMemoryBudget, "{}", last_error());
     assert!(p.is_null());
@@ -350,6 +350,102 @@ fn abi_answers_bad_arguments() {
         assert_eq!(edgert_memory_estimate(dir.as_ptr(), std::ptr::null(), std::ptr::null(), &mut est), EdgertOk);
         assert!(est > 20 << 20, "{est}");
     }
+}
+
+/// `EdgertOptions::text_encoder` picks the query encoder: the small one runs exactly as the
+/// library's package set to it (and not as the full one), the full one is then not counted in the
+/// memory estimate, a package without the graph asked for and an unknown value are errors, and an
+/// enhancer (no text encoder) ignores it.
+#[test]
+fn the_text_encoder_is_chosen_through_the_options() {
+    use edgert::audio::Processor;
+    use edgert::package::{Package, TextEncoderChoice};
+    use edgert::separation::{self, enhance::EnhanceOptions};
+    use EdgertStatus::*;
+    let query = "remove the dog barking";
+    let small = EdgertOptions { text_encoder: EDGERT_TEXT_ENCODER_SMALL, ..EdgertOptions::default() };
+    let full = EdgertOptions { text_encoder: EDGERT_TEXT_ENCODER_FULL, ..EdgertOptions::default() };
+
+    // What the C separator makes of one second of a closed-form signal (a 440 Hz tone in noise).
+    let input: Vec<f32> = (0..16_000)
+        .map(|i| 0.3 * (2.0 * std::f32::consts::PI * 440.0 * i as f32 / 16_000.0).sin() + 0.05 * (((i * 7919) % 1000) as f32 / 500.0 - 1.0))
+        .collect();
+    let through_c = |opts: &EdgertOptions| -> Vec<f32> {
+        let (s, sep) = new_sep(query, Some(opts));
+        assert_eq!(s, EdgertOk, "{}", last_error());
+        let mut hop = 0usize;
+        let mut out = vec![0f32; input.len()];
+        // SAFETY: a live handle; buffers of `hop` samples.
+        unsafe {
+            assert_eq!(edgert_separator_frame_size(sep, &mut hop), EdgertOk);
+            for (i, o) in input.chunks_exact(hop).zip(out.chunks_exact_mut(hop)) {
+                assert_eq!(edgert_separator_process(sep, i.as_ptr(), hop, o.as_mut_ptr(), hop), EdgertOk, "{}", last_error());
+            }
+            edgert_separator_destroy(sep);
+        }
+        out
+    };
+    let through_library = |choice: TextEncoderChoice| -> Vec<f32> {
+        let pkg = Package::open(tss()).expect("tss-small").with_text_encoder(choice).expect("the package has both encoders");
+        let mut p = separation::build(&pkg, Some(query), &EnhanceOptions::default()).expect("builds").processor;
+        let hop = p.hop();
+        let mut out = vec![0f32; input.len()];
+        for (i, o) in input.chunks_exact(hop).zip(out.chunks_exact_mut(hop)) {
+            p.process(i, o).expect("hop");
+        }
+        out
+    };
+    let c_small = through_c(&small);
+    assert_eq!(c_small, through_library(TextEncoderChoice::Small), "the small encoder through C differs from the library's");
+    let c_full = through_c(&full);
+    assert_eq!(c_full, through_library(TextEncoderChoice::Full));
+    assert_eq!(c_full, through_c(&EdgertOptions::default()), "tss-small carries the full encoder: the default");
+    let diff = c_small.iter().zip(&c_full).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    assert!(diff > 1e-4, "the small and full encoders gave the same output: the option did nothing");
+
+    // The memory estimate leaves the full encoder (≈ 22 MiB of graph) out.
+    let dir = CString::new(tss().display().to_string()).expect("path");
+    let estimate = |opts: &EdgertOptions| {
+        let mut est = 0u64;
+        // SAFETY: valid C strings, options and out pointer.
+        assert_eq!(unsafe { edgert_memory_estimate(dir.as_ptr(), std::ptr::null(), opts, &mut est) }, EdgertOk, "{}", last_error());
+        est
+    };
+    let (e_small, e_full) = (estimate(&small), estimate(&full));
+    assert!(e_full > e_small + (15 << 20), "estimates: small {e_small}, full {e_full}");
+
+    // Bad values, and a package without the graph asked for.
+    let bad = EdgertOptions { text_encoder: 7, ..EdgertOptions::default() };
+    assert_eq!(new_sep(query, Some(&bad)).0, EdgertInvalidArgument);
+    assert!(last_error().contains("text encoder 7"), "{}", last_error());
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(tss())
+        .expect("package folder")
+        .flatten()
+        .filter(|e| e.path().is_file() && e.file_name() != "text_encoder_small.int8.onnx")
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), std::fs::read(e.path()).expect("read")))
+        .collect();
+    files.sort();
+    let tar = edgert::package::archive::write_tar(files.iter().map(|(n, b)| (n.as_str(), &b[..]))).expect("tar");
+    let q = CString::new(query).expect("query");
+    let mut sep = std::ptr::null_mut();
+    // SAFETY: valid bytes, strings, options and out pointer.
+    let s = unsafe { edgert_separator_new_from_bytes(tar.as_ptr(), tar.len(), q.as_ptr(), &small, &mut sep) };
+    assert_eq!(s, EdgertInvalidArgument);
+    assert!(sep.is_null());
+    assert!(last_error().contains("no graph for role `text_encoder_small`"), "{}", last_error());
+    // SAFETY: as above.
+    let s = unsafe { edgert_separator_new_from_bytes(tar.as_ptr(), tar.len(), q.as_ptr(), &full, &mut sep) };
+    assert_eq!(s, EdgertOk, "{}", last_error());
+    // SAFETY: a live handle.
+    unsafe { edgert_separator_destroy(sep) };
+
+    // An enhancer has no text encoder to choose: the option is ignored.
+    let gtcrn = CString::new(root().join("models/third_party/gtcrn").display().to_string()).expect("path");
+    // SAFETY: valid strings, options and out pointer.
+    let s = unsafe { edgert_separator_new(gtcrn.as_ptr(), std::ptr::null(), &small, &mut sep) };
+    assert_eq!(s, EdgertOk, "{}", last_error());
+    // SAFETY: a live handle.
+    unsafe { edgert_separator_destroy(sep) };
 }
 
 #[test]

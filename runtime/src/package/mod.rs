@@ -22,10 +22,36 @@ use crate::tensor::{DType, Tensor, TensorInfo};
 pub const TEXT_ENCODER: &str = "text_encoder";
 /// An optional smaller text encoder of the same interface (tss-small: a 3.4 MB student of the
 /// 23 MB MiniLM, for firmware). A package runs it when it carries no `text_encoder` graph, or
-/// when asked to ([`Package::without_graph`] of `text_encoder`).
+/// when asked to ([`Package::with_text_encoder`]).
 pub const TEXT_ENCODER_SMALL: &str = "text_encoder_small";
 /// The text encoder roles, the preferred first.
 pub const TEXT_ENCODERS: [&str; 2] = [TEXT_ENCODER, TEXT_ENCODER_SMALL];
+
+/// Which text encoder a text-queried package runs ([`Package::with_text_encoder`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TextEncoderChoice {
+    /// What the package carries: its `text_encoder` when it has one, else its
+    /// `text_encoder_small`.
+    #[default]
+    Package,
+    /// The `text_encoder` (tss-small: all-MiniLM-L6-v2).
+    Full,
+    /// The `text_encoder_small` (tss-small: the 3.3 M-parameter student firmware embeds).
+    Small,
+}
+
+impl std::str::FromStr for TextEncoderChoice {
+    type Err = Error;
+
+    /// `full` or `small` (the CLI's `--text-encoder`).
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "full" => Ok(TextEncoderChoice::Full),
+            "small" => Ok(TextEncoderChoice::Small),
+            other => Err(Error::new(ErrorKind::InvalidInput, format!("the text encoder is `full` or `small`, not `{other}`"))),
+        }
+    }
+}
 
 /// The manifest's file name inside a package folder.
 pub const MANIFEST: &str = "model.toml";
@@ -436,6 +462,35 @@ impl Package {
         let mut p = self.clone();
         p.graphs.remove(role);
         Ok(p)
+    }
+
+    /// The package set to run the text encoder `choice` names: `Full` keeps it as it is (and
+    /// requires a `text_encoder`), `Small` leaves the `text_encoder` out (and requires a
+    /// `text_encoder_small`), `Package` changes nothing. A package that lacks the graph asked
+    /// for is an `InvalidInput` error naming it.
+    pub fn with_text_encoder(&self, choice: TextEncoderChoice) -> Result<Package> {
+        let role = match choice {
+            TextEncoderChoice::Package => return Ok(self.clone()),
+            TextEncoderChoice::Full => TEXT_ENCODER,
+            TextEncoderChoice::Small => TEXT_ENCODER_SMALL,
+        };
+        if !self.graphs.contains_key(role) {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!("package `{}` has no graph for role `{role}` (its text encoders: {})", self.manifest.name, {
+                    let have: Vec<&str> = TEXT_ENCODERS.into_iter().filter(|r| self.graphs.contains_key(*r)).collect();
+                    if have.is_empty() {
+                        "none".to_string()
+                    } else {
+                        have.join(", ")
+                    }
+                }),
+            ));
+        }
+        match choice {
+            TextEncoderChoice::Small => self.without_graph(TEXT_ENCODER),
+            _ => Ok(self.clone()),
+        }
     }
 
     /// Session options for `role` on `backend`, with the package's fixed shapes and dims.

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use edgert::audio::{run_file, AudioReader, ChannelPolicy, OfflineOptions};
 use edgert::backend::BackendChoice;
 use edgert::error::{Error, ErrorKind};
-use edgert::package::Package;
+use edgert::package::{Package, TextEncoderChoice};
 use edgert::separation::enhance::EnhanceOptions;
 use edgert::separation::{self, vad};
 use edgert::Result;
@@ -86,24 +86,13 @@ fn repo_models() -> PathBuf {
 }
 
 /// `pkg` with the text encoder `--text-encoder` names (`full` or `small`); as it is without one.
+/// The package set to run the text encoder `--text-encoder` names (`full` or `small`; absent:
+/// what the package carries).
 pub fn choose_text_encoder(pkg: Package, which: Option<&str>) -> Result<Package> {
-    use edgert::package::{TEXT_ENCODER, TEXT_ENCODER_SMALL};
     let Some(which) = which else { return Ok(pkg) };
-    let role = match which {
-        "full" => TEXT_ENCODER,
-        "small" => TEXT_ENCODER_SMALL,
-        other => return Err(Error::new(ErrorKind::InvalidInput, format!("--text-encoder takes `full` or `small`, not `{other}`"))),
-    };
-    if pkg.graph(role).is_err() {
-        return Err(Error::new(
-            ErrorKind::InvalidInput,
-            format!("--text-encoder {which}: package `{}` has no graph for role `{role}`", pkg.manifest().name),
-        ));
-    }
-    if role == TEXT_ENCODER_SMALL {
-        return pkg.without_graph(TEXT_ENCODER);
-    }
-    Ok(pkg)
+    let choice: TextEncoderChoice =
+        which.parse().map_err(|_| Error::new(ErrorKind::InvalidInput, format!("--text-encoder takes `full` or `small`, not `{which}`")))?;
+    pkg.with_text_encoder(choice).map_err(|e| Error::new(e.kind(), format!("--text-encoder {which}: {e}")))
 }
 
 pub fn default_model() -> PathBuf {
