@@ -85,7 +85,6 @@ fn repo_models() -> PathBuf {
     }
 }
 
-/// `pkg` with the text encoder `--text-encoder` names (`full` or `small`); as it is without one.
 /// The package set to run the text encoder `--text-encoder` names (`full` or `small`; absent:
 /// what the package carries).
 pub fn choose_text_encoder(pkg: Package, which: Option<&str>) -> Result<Package> {
