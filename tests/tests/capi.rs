@@ -121,13 +121,14 @@ fn read_wav(path: &Path) -> (u32, Vec<f32>) {
     (spec.sample_rate, v.chunks(ch).map(|f| f.iter().sum::<f32>() / ch as f32).collect())
 }
 
-/// What the library itself makes of `input` with `query` (edgert separate's path).
-fn library_reference(input: &Path, query: &str, dir: &Path) -> Vec<f32> {
+/// What the library itself makes of `input` with `query` (edgert separate's path), running the
+/// text encoder `encoder` chooses.
+fn library_reference(input: &Path, query: &str, dir: &Path, encoder: edgert::package::TextEncoderChoice) -> Vec<f32> {
     use edgert::audio::{run_file, OfflineOptions};
     use edgert::separation::{self, enhance::EnhanceOptions};
-    let pkg = edgert::package::Package::open(tss()).expect("tss-small");
+    let pkg = edgert::package::Package::open(tss()).expect("tss-small").with_text_encoder(encoder).expect("tss-small has both encoders");
     let opts = EnhanceOptions::default();
-    let out = dir.join("reference.wav");
+    let out = dir.join(format!("reference-{encoder:?}.wav"));
     let mut make = || separation::processor(&pkg, Some(query), &opts).map(|(p, _)| p);
     let float = OfflineOptions { format: Some(edgert::audio::SampleFormat::Float32), ..Default::default() };
     run_file(input, &out, &mut make, &float, &mut |_, _| {}).expect("library separation");
@@ -160,13 +161,21 @@ fn check_example(sanitize: bool) {
     let (tmp, exe) = build_example(sanitize);
     let input = tss().join("example.wav");
     let query = "remove the dog barking";
-    let reference = library_reference(&input, query, tmp.path());
+    use edgert::package::TextEncoderChoice;
+    let reference = library_reference(&input, query, tmp.path(), TextEncoderChoice::Package);
+    let small_reference = library_reference(&input, query, tmp.path(), TextEncoderChoice::Small);
     let (_, mix) = read_wav(&input);
 
-    // From the folder, and from a tar archive in memory: the same samples as the library's.
+    // From the folder, and from a tar archive in memory: the same samples as the library's; with
+    // --small-encoder, the same as the library's running the small text encoder.
     let tar = tmp.path().join("tss-small.tar");
     std::fs::write(&tar, tar_of(&tss())).expect("write tar");
-    for (label, pkg_args) in [("folder", vec![tss().display().to_string()]), ("tar", vec!["--tar".into(), tar.display().to_string()])] {
+    let runs = [
+        ("folder", vec![tss().display().to_string()], &reference),
+        ("tar", vec!["--tar".into(), tar.display().to_string()], &reference),
+        ("small encoder", vec!["--small-encoder".into(), tss().display().to_string()], &small_reference),
+    ];
+    for (label, pkg_args, reference) in runs {
         let out = tmp.path().join(format!("out-{label}.wav"));
         let mut args: Vec<&str> = pkg_args.iter().map(String::as_str).collect();
         let (i, o) = (input.display().to_string(), out.display().to_string());
@@ -178,12 +187,18 @@ fn check_example(sanitize: bool) {
         assert_eq!(rate, 16000);
         assert_eq!(got.len(), mix.len(), "{label}: output aligned to the input's length");
         assert_eq!(got.len(), reference.len());
-        let worst = got.iter().zip(&reference).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        let worst = got.iter().zip(reference.iter()).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
         assert!(worst < 1e-5, "{label}: C output differs from the library's by up to {worst}");
         // It did something: the output is not the input.
         let diff: f32 = got.iter().zip(&mix).map(|(a, b)| (a - b).powi(2)).sum::<f32>() / mix.iter().map(|x| x * x).sum::<f32>();
         assert!(diff > 1e-3, "{label}: output equals the input");
     }
+    // The two encoders condition the separator differently: --small-encoder was not ignored.
+    let apart = reference.iter().zip(&small_reference).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    assert!(apart > 1e-4, "the small encoder's output equals the full one's (max difference {apart})");
+    let r = run(&exe, &["--bogus", &tss().display().to_string(), &input.display().to_string(), "x.wav"]);
+    assert_eq!(r.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&r.stderr).contains("unknown option `--bogus`"));
 
     // Bad input: each a message and exit 1, no output file.
     let out = tmp.path().join("bad.wav");
