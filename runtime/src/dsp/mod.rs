@@ -10,3 +10,11 @@ pub use realfft::num_complex::Complex32;
 pub use resample::Resampler;
 pub use stft::{Normalise, Stft, StftAnalysis, StftSynthesis};
 pub use window::Window;
+
+/// The greatest common divisor (rates, hops, periods).
+pub(crate) fn gcd(mut a: u64, mut b: u64) -> u64 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}

@@ -298,11 +298,9 @@ fn smooth_even(n: usize) -> usize {
     }
 }
 
-fn gcd(mut a: u32, mut b: u32) -> u32 {
-    while b != 0 {
-        (a, b) = (b, a % b);
-    }
-    a
+fn gcd(a: u32, b: u32) -> u32 {
+    // At most the smaller of the two: it fits.
+    super::gcd(a.into(), b.into()) as u32
 }
 
 /// The greatest common divisor of two rates.

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use super::Stats;
 use crate::audio::engine::Pipeline;
 use crate::audio::Processor;
+use crate::dsp::gcd;
 use crate::error::{Error, ErrorKind, Result};
 
 /// What the worker does with the audio.
@@ -409,14 +410,6 @@ fn required_prefill(model_rate: u32, hop: usize, opts: &WorkerOptions) -> Result
         }
     }
     Ok((-worst) as usize + opts.margin.unwrap_or(p / 4))
-}
-
-fn gcd(a: u64, b: u64) -> u64 {
-    if b == 0 {
-        a
-    } else {
-        gcd(b, a % b)
-    }
 }
 
 /// Saturating, so that absurd rates give a long (capped) simulation instead of an overflow.
