@@ -333,6 +333,27 @@ fn separate_never_overwrites_its_input_and_needs_a_writable_place() {
     assert_eq!(d.others(&[&input]), Vec::<PathBuf>::new());
 }
 
+/// edgert writes WAV: an output named as another format is refused before anything runs (a WAV
+/// file called `out.flac` would be misread by every tool that trusts the name).
+#[test]
+fn separate_refuses_an_output_named_as_another_format() {
+    let d = Scratch::new("formats");
+    let input = d.file("in.wav", &raw_wav(1, 1, 16_000, 16, &pcm16(&speech_like(4000))));
+    for name in ["out.flac", "out.MP3", "out.ogg", "out.opus"] {
+        let o = separate(&input, &d.0.join(name), &[]);
+        assert_eq!(o.status.code(), Some(1), "{name}: {}", text(&o));
+        assert!(text(&o).contains("writes WAV only"), "{name}: {}", text(&o));
+    }
+    assert_eq!(d.others(&[&input]), Vec::<PathBuf>::new(), "nothing was written");
+    // WAV names, and names that are not audio formats, are written as WAV.
+    for name in ["out.wav", "out.WAVE", "out"] {
+        let out = d.0.join(name);
+        let o = separate(&input, &out, &[]);
+        assert_eq!(o.status.code(), Some(0), "{name}: {}", text(&o));
+        assert_eq!(hound::WavReader::open(&out).unwrap().len(), 4000, "{name}");
+    }
+}
+
 #[test]
 fn a_full_disk_is_an_error_and_leaves_nothing() {
     // A 64 KiB tmpfs in a private mount namespace (unshare), and 10 s of 16-bit audio to write.

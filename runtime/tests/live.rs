@@ -627,6 +627,7 @@ fn missing_server_and_bad_devices_are_clear_errors() {
         (vec!["--input", "no such microphone"], "no input device named `no such microphone`"),
         (vec!["--input", "7"], "no device number 7"),
         (vec!["--record", "/tmp"], "is a folder"),
+        (vec!["--record", "/tmp/edgert-live-never.flac"], "writes WAV only"),
         (vec!["--buffer-ms", "0"], "--buffer-ms"),
         (vec!["--margin-ms=-1"], "--margin-ms must be in [0, 1000]"),
         (vec!["--margin-ms", "NaN"], "--margin-ms must be in [0, 1000]"),

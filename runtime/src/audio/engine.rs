@@ -412,6 +412,7 @@ pub fn run_file(
     progress: &mut dyn FnMut(u64, Option<u64>),
 ) -> Result<OfflineReport> {
     check_not_input(output, input)?;
+    super::output::check_wav_name(output)?;
     let mut reader = AudioReader::open(input)?;
     let info = reader.info().clone();
     if info.frames == Some(0) {

@@ -6,4 +6,4 @@ pub mod output;
 
 pub use engine::{run_file, ChannelPolicy, OfflineOptions, OfflineReport, Processor, Residual};
 pub use input::{AudioInfo, AudioReader};
-pub use output::{check_not_input, AtomicWavWriter, SampleFormat};
+pub use output::{check_not_input, check_wav_name, AtomicWavWriter, SampleFormat};

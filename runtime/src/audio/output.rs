@@ -55,6 +55,23 @@ pub fn check_not_input(output: &Path, input: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Names of other audio formats: edgert writes WAV only, and a WAV file behind one of these names
+/// would be misread by every tool that trusts the name.
+const OTHER_FORMATS: &[&str] = &["flac", "mp3", "ogg", "oga", "opus", "m4a", "aac", "aif", "aiff", "wma", "webm", "mka", "caf", "au"];
+
+/// Refuses an output named as another audio format (`out.flac`): edgert would write WAV bytes
+/// under it. `.wav`, `.wave`, no extension and names that are not audio formats are accepted.
+pub fn check_wav_name(output: &Path) -> Result<()> {
+    let ext = output.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    match ext {
+        Some(e) if OTHER_FORMATS.contains(&e.as_str()) => Err(Error::new(
+            ErrorKind::InvalidInput,
+            format!("the output `{}` names a .{e} file, but edgert writes WAV only; name it .wav", output.display()),
+        )),
+        _ => Ok(()),
+    }
+}
+
 pub struct AtomicWavWriter {
     target: PathBuf,
     temp: PathBuf,
@@ -78,6 +95,7 @@ impl AtomicWavWriter {
         if target.is_dir() {
             return Err(Error::new(ErrorKind::Io, format!("the output `{}` is a folder", target.display())));
         }
+        check_wav_name(target)?;
         let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "out".into());
         let temp = dir.join(format!(".{name}.edgert-{}.tmp", std::process::id()));
         let file = File::create(&temp).map_err(|e| Error::io("creating the output in", &dir, &e))?;
@@ -134,5 +152,27 @@ impl Drop for AtomicWavWriter {
         if self.writer.take().is_some() || self.temp.exists() {
             let _ = std::fs::remove_file(&self.temp);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_wav_names_are_written() {
+        for ok in ["a.wav", "a.WAV", "dir/a.wave", "a", "a.out", "a.flac.wav"] {
+            assert!(check_wav_name(Path::new(ok)).is_ok(), "{ok}");
+        }
+        for bad in ["a.flac", "a.Mp3", "a.ogg", "a.opus", "a.m4a", "a.aiff", "a.wav.flac"] {
+            let e = check_wav_name(Path::new(bad)).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidInput, "{bad}");
+            assert!(e.to_string().contains("writes WAV only"), "{bad}: {e}");
+        }
+        let dir = std::env::temp_dir().join(format!("edgert-wav-name-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        assert!(AtomicWavWriter::create(&dir.join("x.flac"), 1, 16_000, SampleFormat::Int16).is_err());
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "no temporary file left");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

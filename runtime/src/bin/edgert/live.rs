@@ -140,6 +140,7 @@ pub fn run(args: &LiveArgs) -> Result<ExitCode> {
         if r.is_dir() {
             return Err(Error::new(ErrorKind::InvalidInput, format!("`{}` is a folder, not a WAV file to record to", r.display())));
         }
+        edgert::audio::check_wav_name(r)?;
     }
     let model = args.model.clone().unwrap_or_else(crate::separate::default_model);
     let pkg = crate::separate::choose_text_encoder(Package::open(&model)?, args.text_encoder.as_deref())?;

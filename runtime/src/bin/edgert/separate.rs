@@ -132,6 +132,7 @@ pub fn separate(args: &SeparateArgs) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
+    edgert::audio::check_wav_name(&args.output)?;
     if let Some(dir) = &args.stems {
         if !dir.is_dir() {
             return Err(Error::new(ErrorKind::Io, format!("the stems folder `{}` does not exist", dir.display())));
