@@ -216,8 +216,6 @@ def train(cache: Path, package: Path, steps=(1500, 1500, 3000), seed=0, log=prin
 
     # Stage C: local separator + reconstructor, end to end.
     stage_c(fe, enc, gsep, lsep, rec, sampler, steps[2], log)
-    lsep.eval()
-    rec.eval()
     return {"front": fe, "enc": enc, "gsep": gsep, "lsep": lsep, "rec": rec, "emb": emb, "classes": classes}
 
 
