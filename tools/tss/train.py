@@ -128,18 +128,29 @@ def separate(fe, enc, gsep, lsep, rec, mix, q):
     return fe.istft(spec * rec(local, torch.log(spec.abs() + 1e-5))), local
 
 
-def stage_c(fe, enc, gsep, lsep, rec, sampler, steps, log, weight_decay=1e-5, log_every=100):
+def stage_c(fe, enc, gsep, lsep, rec, sampler, steps, log, weight_decay=1e-5, log_every=100, ckpt=None, every=500):
     """Stage C: the local separator and reconstructor trained end to end on the sampler's 3 s
     mixtures (batches of 8), stages A and B frozen: negative SI-SDR of the rebuilt target plus 0.1 ×
     the local features' distance to the clean target's patch features; AdamW, one-cycle schedule
-    (peak 2e-3), gradients clipped at 5. Leaves both modules in eval mode."""
+    (peak 2e-3), gradients clipped at 5. Leaves both modules in eval mode. `ckpt`: a file the
+    state is saved to every `every` steps and resumed from (the mixtures drawn after a resume
+    differ from an uninterrupted run's)."""
     params = list(lsep.parameters()) + list(rec.parameters())
     opt = torch.optim.AdamW(params, 1e-3, weight_decay=weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps, pct_start=0.1 if steps >= 50 else 0.5)
+    start = 0
+    if ckpt is not None and ckpt.is_file():
+        st = torch.load(ckpt)
+        lsep.load_state_dict(st["lsep"])
+        rec.load_state_dict(st["rec"])
+        opt.load_state_dict(st["opt"])
+        sched.load_state_dict(st["sched"])
+        start = st["step"]
+        log(f"C resumed at step {start} from {ckpt}")
     lsep.train()
     rec.train()
     t0 = time.time()
-    for step in range(steps):
+    for step in range(start, steps):
         mix, tgt, q, _ = sampler.batch(8)
         with torch.no_grad():
             target_patches = lsep.patches(fe.fbank(fe.frames(tgt)))
@@ -153,8 +164,76 @@ def stage_c(fe, enc, gsep, lsep, rec, sampler, steps, log, weight_decay=1e-5, lo
         sched.step()
         if step % log_every == 0 or step == steps - 1:
             log(f"C {step:5d} si-sdr {sdr.mean().item():6.2f} dB ({time.time() - t0:.0f} s)")
+        if ckpt is not None and ((step + 1) % every == 0 or step == steps - 1):
+            part = ckpt.with_suffix(".tmp")
+            torch.save({"lsep": lsep.state_dict(), "rec": rec.state_dict(), "opt": opt.state_dict(),
+                        "sched": sched.state_dict(), "step": step + 1}, part)
+            part.replace(ckpt)
     lsep.eval()
     rec.eval()
+
+
+def stage_a(fe, enc, sampler, phrases, emb, steps, rng, log, ckpt=None):
+    """Stage A: audio → text space, contrastive over the sampler's classes (a random training
+    phrasing per class per step); 1 s clips, batches of 32. Freezes the encoder when done.
+    `ckpt`: a file the finished encoder is saved to and resumed from."""
+    if ckpt is not None and ckpt.is_file():
+        enc.load_state_dict(torch.load(ckpt))
+        log(f"A resumed from {ckpt}")
+    else:
+        classes = sampler.classes
+        opt = torch.optim.AdamW(enc.parameters(), 2e-3, weight_decay=1e-4)
+        t0 = time.time()
+        for step in range(steps):
+            b = 32
+            cls = [rng.choice(classes) for _ in range(b)]
+            clips = torch.tensor(np.stack([sampler.event(c, M.CONTEXT * M.HOP) for c in cls]))
+            with torch.no_grad():
+                fb = fe.fbank(fe.frames(clips))  # [b, 100, 128]
+            a = enc(fb.transpose(1, 2))
+            text = torch.tensor(np.stack([emb[rng.choice(phrases[c][0])] for c in classes]))
+            logits = a @ text.T / 0.07
+            labels = torch.tensor([classes.index(c) for c in cls])
+            loss = F.cross_entropy(logits, labels)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if step % 100 == 0 or step == steps - 1:
+                acc = (logits.argmax(1) == labels).float().mean().item()
+                log(f"A {step:5d} loss {loss.item():.3f} acc {acc:.2f} ({time.time() - t0:.0f} s)")
+        if ckpt is not None:
+            torch.save(enc.state_dict(), ckpt)
+    enc.eval()
+    for p in enc.parameters():
+        p.requires_grad_(False)
+
+
+def stage_b(fe, enc, gsep, sampler, steps, log, ckpt=None):
+    """Stage B: mixture embedding + query → the clean target's embedding (cosine), on 1 s
+    mixtures, batches of 32. Freezes the separator when done; `ckpt` as for stage_a."""
+    if ckpt is not None and ckpt.is_file():
+        gsep.load_state_dict(torch.load(ckpt))
+        log(f"B resumed from {ckpt}")
+    else:
+        opt = torch.optim.AdamW(gsep.parameters(), 1e-3, weight_decay=1e-4)
+        t0 = time.time()
+        for step in range(steps):
+            mix, tgt, q, _ = sampler.batch(32, M.CONTEXT * M.HOP)
+            with torch.no_grad():
+                mg = enc(fe.fbank(fe.frames(mix)).transpose(1, 2))
+                tg = enc(fe.fbank(fe.frames(tgt)).transpose(1, 2))
+            pred = gsep(mg, q)
+            loss = (1 - (pred * tg).sum(1)).mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if step % 100 == 0 or step == steps - 1:
+                log(f"B {step:5d} cos {1 - loss.item():.3f} (query alone {(q * tg).sum(1).mean().item():.3f}) ({time.time() - t0:.0f} s)")
+        if ckpt is not None:
+            torch.save(gsep.state_dict(), ckpt)
+    gsep.eval()
+    for p in gsep.parameters():
+        p.requires_grad_(False)
 
 
 def train(cache: Path, package: Path, steps=(1500, 1500, 3000), seed=0, log=print, augment=False):
@@ -170,50 +249,8 @@ def train(cache: Path, package: Path, steps=(1500, 1500, 3000), seed=0, log=prin
     classes = sampler.classes
     fe = M.FrontEnd()
     enc, gsep, lsep, rec = M.AudioEncoder(), M.GlobalSeparator(), M.LocalSeparator(), M.Reconstructor()
-
-    # Stage A: audio → text space, contrastive over classes (random phrasing per class per step).
-    opt = torch.optim.AdamW(enc.parameters(), 2e-3, weight_decay=1e-4)
-    t0 = time.time()
-    for step in range(steps[0]):
-        b = 32
-        cls = [rng.choice(classes) for _ in range(b)]
-        clips = torch.tensor(np.stack([sampler.event(c, M.CONTEXT * M.HOP) for c in cls]))
-        with torch.no_grad():
-            fb = fe.fbank(fe.frames(clips))  # [b, 100, 128]
-        a = enc(fb.transpose(1, 2))
-        text = torch.tensor(np.stack([emb[rng.choice(phrases[c][0])] for c in classes]))
-        logits = a @ text.T / 0.07
-        labels = torch.tensor([classes.index(c) for c in cls])
-        loss = F.cross_entropy(logits, labels)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        if step % 100 == 0 or step == steps[0] - 1:
-            acc = (logits.argmax(1) == labels).float().mean().item()
-            log(f"A {step:5d} loss {loss.item():.3f} acc {acc:.2f} ({time.time() - t0:.0f} s)")
-    enc.eval()
-    for p in enc.parameters():
-        p.requires_grad_(False)
-
-    # Stage B: mixture embedding + query → the clean target's embedding.
-    opt = torch.optim.AdamW(gsep.parameters(), 1e-3, weight_decay=1e-4)
-    t0 = time.time()
-    for step in range(steps[1]):
-        mix, tgt, q, _ = sampler.batch(32, M.CONTEXT * M.HOP)
-        with torch.no_grad():
-            mg = enc(fe.fbank(fe.frames(mix)).transpose(1, 2))
-            tg = enc(fe.fbank(fe.frames(tgt)).transpose(1, 2))
-        pred = gsep(mg, q)
-        loss = (1 - (pred * tg).sum(1)).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        if step % 100 == 0 or step == steps[1] - 1:
-            log(f"B {step:5d} cos {1 - loss.item():.3f} (query alone {(q * tg).sum(1).mean().item():.3f}) ({time.time() - t0:.0f} s)")
-    gsep.eval()
-    for p in gsep.parameters():
-        p.requires_grad_(False)
-
+    stage_a(fe, enc, sampler, phrases, emb, steps[0], rng, log)
+    stage_b(fe, enc, gsep, sampler, steps[1], log)
     # Stage C: local separator + reconstructor, end to end.
     stage_c(fe, enc, gsep, lsep, rec, sampler, steps[2], log)
     return {"front": fe, "enc": enc, "gsep": gsep, "lsep": lsep, "rec": rec, "emb": emb, "classes": classes}
@@ -245,13 +282,19 @@ def export(models, out: Path):
        ["fbank", "target_global", "h"], ["local", "h_out"], "local_separator.onnx")
     go(rec, (torch.zeros(1, 1, M.LOCAL), torch.zeros(1, 1, M.BINS)), ["local", "log_magnitude"], ["mask"], "reconstructor.onnx")
     # The classes the model was trained on, with their phrasings' mean embedding: the runtime
-    # reports how well a query matches what the model knows.
-    import make_data
+    # reports how well a query matches what the model knows. `models["phrases"]` (class ->
+    # (training phrasings, unseen)) where the classes are not make_data's; "parent:NAME" entries
+    # (a parent class of the corpus's ontology) are listed under NAME after the leaves.
+    phrases = models.get("phrases")
+    if phrases is None:
+        import make_data
 
+        phrases = make_data.PHRASES
+    names = list(models["classes"]) + [c for c in phrases if c.startswith("parent:")]
     protos = []
-    for c in models["classes"]:
-        e = np.mean([models["emb"][p] for p in make_data.PHRASES[c][0]], 0)
+    for c in names:
+        e = np.mean([models["emb"][p] for p in phrases[c][0]], 0)
         protos.append(e / np.linalg.norm(e))
-    (out / "classes.json").write_text(json.dumps({"classes": models["classes"],
+    (out / "classes.json").write_text(json.dumps({"classes": [c.removeprefix("parent:") for c in names],
                                                   "prototypes": [[round(float(v), 6) for v in p] for p in protos]}))
     return paths
