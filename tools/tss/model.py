@@ -175,12 +175,12 @@ def globals_every_refresh(encoder, fbank):
     refresh, the embedding of silence. fbank [B, T, MELS] -> [B, T, EMB]."""
     b, t, m = fbank.shape
     floor = math.log(1.1920929e-07)
-    padded = torch.cat([torch.full((b, CONTEXT, m), floor, dtype=fbank.dtype), fbank], 1)
+    padded = torch.cat([torch.full((b, CONTEXT, m), floor, dtype=fbank.dtype, device=fbank.device), fbank], 1)
     points = [-1] + refresh_points(t)
     windows = torch.stack([padded[:, r + 1: r + 1 + CONTEXT] for r in points], 1)  # [B, R, CONTEXT, MELS]
     g = encoder(windows.reshape(-1, CONTEXT, m).transpose(1, 2)).reshape(b, len(points), EMB)
     # Frame t uses the latest point r < t.
-    idx = torch.zeros(t, dtype=torch.long)
+    idx = torch.zeros(t, dtype=torch.long, device=fbank.device)
     for i, r in enumerate(points):
         idx[r + 1:] = i
     return g[:, idx]

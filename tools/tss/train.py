@@ -108,6 +108,12 @@ class Sampler:
         return mix, tgt, q, [i[2] for i in items]
 
 
+def on(batch, device):
+    """A sampler's batch (mixtures, targets, query embeddings, classes) with its tensors on `device`."""
+    mix, tgt, q, classes = batch
+    return mix.to(device), tgt.to(device), q.to(device), classes
+
+
 def si_sdr(est, ref, eps=1e-8):
     ref = ref - ref.mean(-1, keepdim=True)
     est = est - est.mean(-1, keepdim=True)
@@ -128,19 +134,19 @@ def separate(fe, enc, gsep, lsep, rec, mix, q):
     return fe.istft(spec * rec(local, torch.log(spec.abs() + 1e-5))), local
 
 
-def stage_c(fe, enc, gsep, lsep, rec, sampler, steps, log, weight_decay=1e-5, log_every=100, ckpt=None, every=500):
+def stage_c(fe, enc, gsep, lsep, rec, sampler, steps, log, weight_decay=1e-5, log_every=100, ckpt=None, every=500, device="cpu"):
     """Stage C: the local separator and reconstructor trained end to end on the sampler's 3 s
     mixtures (batches of 8), stages A and B frozen: negative SI-SDR of the rebuilt target plus 0.1 ×
     the local features' distance to the clean target's patch features; AdamW, one-cycle schedule
     (peak 2e-3), gradients clipped at 5. Leaves both modules in eval mode. `ckpt`: a file the
     state is saved to every `every` steps and resumed from (the mixtures drawn after a resume
-    differ from an uninterrupted run's)."""
+    differ from an uninterrupted run's). `device`: where the modules are (a CUDA GPU runs it too)."""
     params = list(lsep.parameters()) + list(rec.parameters())
     opt = torch.optim.AdamW(params, 1e-3, weight_decay=weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps, pct_start=0.1 if steps >= 50 else 0.5)
     start = 0
     if ckpt is not None and ckpt.is_file():
-        st = torch.load(ckpt)
+        st = torch.load(ckpt, map_location=device)
         lsep.load_state_dict(st["lsep"])
         rec.load_state_dict(st["rec"])
         opt.load_state_dict(st["opt"])
@@ -151,7 +157,7 @@ def stage_c(fe, enc, gsep, lsep, rec, sampler, steps, log, weight_decay=1e-5, lo
     rec.train()
     t0 = time.time()
     for step in range(start, steps):
-        mix, tgt, q, _ = sampler.batch(8)
+        mix, tgt, q, _ = on(sampler.batch(8), device)
         with torch.no_grad():
             target_patches = lsep.patches(fe.fbank(fe.frames(tgt)))
         est, local = separate(fe, enc, gsep, lsep, rec, mix, q)
@@ -173,12 +179,12 @@ def stage_c(fe, enc, gsep, lsep, rec, sampler, steps, log, weight_decay=1e-5, lo
     rec.eval()
 
 
-def stage_a(fe, enc, sampler, phrases, emb, steps, rng, log, ckpt=None):
+def stage_a(fe, enc, sampler, phrases, emb, steps, rng, log, ckpt=None, device="cpu"):
     """Stage A: audio → text space, contrastive over the sampler's classes (a random training
     phrasing per class per step); 1 s clips, batches of 32. Freezes the encoder when done.
     `ckpt`: a file the finished encoder is saved to and resumed from."""
     if ckpt is not None and ckpt.is_file():
-        enc.load_state_dict(torch.load(ckpt))
+        enc.load_state_dict(torch.load(ckpt, map_location=device))
         log(f"A resumed from {ckpt}")
     else:
         classes = sampler.classes
@@ -187,13 +193,13 @@ def stage_a(fe, enc, sampler, phrases, emb, steps, rng, log, ckpt=None):
         for step in range(steps):
             b = 32
             cls = [rng.choice(classes) for _ in range(b)]
-            clips = torch.tensor(np.stack([sampler.event(c, M.CONTEXT * M.HOP) for c in cls]))
+            clips = torch.tensor(np.stack([sampler.event(c, M.CONTEXT * M.HOP) for c in cls]), device=device)
             with torch.no_grad():
                 fb = fe.fbank(fe.frames(clips))  # [b, 100, 128]
             a = enc(fb.transpose(1, 2))
-            text = torch.tensor(np.stack([emb[rng.choice(phrases[c][0])] for c in classes]))
+            text = torch.tensor(np.stack([emb[rng.choice(phrases[c][0])] for c in classes]), device=device)
             logits = a @ text.T / 0.07
-            labels = torch.tensor([classes.index(c) for c in cls])
+            labels = torch.tensor([classes.index(c) for c in cls], device=device)
             loss = F.cross_entropy(logits, labels)
             opt.zero_grad()
             loss.backward()
@@ -208,17 +214,17 @@ def stage_a(fe, enc, sampler, phrases, emb, steps, rng, log, ckpt=None):
         p.requires_grad_(False)
 
 
-def stage_b(fe, enc, gsep, sampler, steps, log, ckpt=None):
+def stage_b(fe, enc, gsep, sampler, steps, log, ckpt=None, device="cpu"):
     """Stage B: mixture embedding + query → the clean target's embedding (cosine), on 1 s
     mixtures, batches of 32. Freezes the separator when done; `ckpt` as for stage_a."""
     if ckpt is not None and ckpt.is_file():
-        gsep.load_state_dict(torch.load(ckpt))
+        gsep.load_state_dict(torch.load(ckpt, map_location=device))
         log(f"B resumed from {ckpt}")
     else:
         opt = torch.optim.AdamW(gsep.parameters(), 1e-3, weight_decay=1e-4)
         t0 = time.time()
         for step in range(steps):
-            mix, tgt, q, _ = sampler.batch(32, M.CONTEXT * M.HOP)
+            mix, tgt, q, _ = on(sampler.batch(32, M.CONTEXT * M.HOP), device)
             with torch.no_grad():
                 mg = enc(fe.fbank(fe.frames(mix)).transpose(1, 2))
                 tg = enc(fe.fbank(fe.frames(tgt)).transpose(1, 2))
