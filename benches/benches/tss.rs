@@ -1,4 +1,5 @@
-//! tss-small's speed: per-hop latency (p50, p99, max) of one extraction in streaming, as a share of
+//! A text-queried separator's speed (tss-small; `EDGERT_BENCH_MODEL=models/tss-base` another
+//! package of the same family): per-hop latency (p50, p99, max) of one extraction in streaming, as a share of
 //! the 10 ms hop, and the real-time factor, on each backend, over 60 s of a test mixture. Catches:
 //! the streaming path outgrowing its budget (RTF ≤ 0.05, p99 ≤ 30 % of the hop on one core).
 //! Then the offline path (`process_block`: the frames between two refreshes per model call) over
@@ -14,7 +15,9 @@ use edgert::separation::tss::TssModel;
 
 fn main() {
     let root = edgert_tests::root();
-    let pkg = Package::open(root.join("models/tss-small")).expect("models/tss-small");
+    let model = std::env::var("EDGERT_BENCH_MODEL").unwrap_or_else(|_| "models/tss-small".to_string());
+    let pkg = Package::open(root.join(&model)).unwrap_or_else(|e| panic!("{model}: {e}"));
+    println!("package {model}");
     let clip = std::fs::read_dir(root.join("tests/golden/tss"))
         .unwrap()
         .filter_map(|e| e.ok().map(|e| e.path()))
