@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from train import equalise, place
+
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "tools" / "corpus"
 AUDIO = ROOT / "tools" / ".cache" / "corpus" / "audio"
@@ -96,22 +98,9 @@ class CorpusSampler:
             if abs(f - 1) > 1e-3:
                 x = np.interp(np.arange(0, len(x) - 1, f), np.arange(len(x)), x).astype(np.float32)
             if r.random() < 0.7:
-                spec = np.fft.rfft(x)
-                u = np.linspace(0, 1, len(spec))
-                db = r.uniform(-6, 6) * (u - 0.5) * 2 + sum(r.uniform(-3, 3) * np.cos(np.pi * k * u) for k in (1, 2, 3))
-                x = np.fft.irfft(spec * 10 ** (db / 20), len(x)).astype(np.float32)
+                x = equalise(x, r)
         x = x * r.uniform(0.3, 1.0) / (np.max(np.abs(x)) + 1e-6)
-        if len(x) >= n:
-            s = r.randrange(len(x) - n + 1)
-            return x[s:s + n]
-        # A short sound: repeated with gaps of up to half a second, from a random start.
-        out = np.zeros(n, np.float32)
-        pos = r.randrange(max(1, n // 4))
-        while pos < n:
-            k = min(len(x), n - pos)
-            out[pos:pos + k] += x[:k]
-            pos += len(x) + r.randrange(0, RATE // 2)
-        return out
+        return place(x, n, r)
 
     def plan(self, cls=None, parent=None):
         """(query class name, target leaves, interferer leaves) of one mixture."""

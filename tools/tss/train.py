@@ -51,6 +51,29 @@ def text_embeddings(package: Path, phrases, encoder: Path = None):
     return out
 
 
+def equalise(x, r):
+    """A random equalisation: a tilt of ±6 dB across the band and three cosine ripples of ±3 dB."""
+    spec = np.fft.rfft(x)
+    u = np.linspace(0, 1, len(spec))
+    db = r.uniform(-6, 6) * (u - 0.5) * 2 + sum(r.uniform(-3, 3) * np.cos(np.pi * k * u) for k in (1, 2, 3))
+    return np.fft.irfft(spec * 10 ** (db / 20), len(x)).astype(np.float32)
+
+
+def place(x, n, r):
+    """`n` samples of an event: a random crop of a long one; a short one repeated with gaps of up
+    to half a second from a random start."""
+    if len(x) >= n:
+        s = r.randrange(len(x) - n + 1)
+        return x[s:s + n]
+    out = np.zeros(n, np.float32)
+    pos = r.randrange(max(1, n // 4))
+    while pos < n:
+        k = min(len(x), n - pos)
+        out[pos:pos + k] += x[:k]
+        pos += len(x) + r.randrange(0, M.RATE // 2)
+    return out
+
+
 class Sampler:
     def __init__(self, sources, phrases, emb, rng, augment=False):
         """`augment`: each event also gets a random equalisation (a tilt of ±6 dB across the band
@@ -69,21 +92,9 @@ class Sampler:
             if len(x) > 2 * n:  # equalise only what can be used: a random stretch of 2n
                 s = r.randrange(len(x) - 2 * n + 1)
                 x = x[s:s + 2 * n]
-            spec = np.fft.rfft(x)
-            u = np.linspace(0, 1, len(spec))
-            db = r.uniform(-6, 6) * (u - 0.5) * 2 + sum(r.uniform(-3, 3) * np.cos(np.pi * k * u) for k in (1, 2, 3))
-            x = np.fft.irfft(spec * 10 ** (db / 20), len(x)).astype(np.float32)
+            x = equalise(x, r)
         x = x * r.uniform(0.3, 1.0) / (np.max(np.abs(x)) + 1e-6)
-        if len(x) >= n:
-            s = r.randrange(len(x) - n + 1)
-            return x[s:s + n]
-        out = np.zeros(n, np.float32)
-        pos = r.randrange(max(1, n // 4))
-        while pos < n:
-            k = min(len(x), n - pos)
-            out[pos:pos + k] += x[:k]
-            pos += len(x) + r.randrange(0, M.RATE // 2)
-        return out
+        return place(x, n, r)
 
     def mixture(self, n=SEG, cls=None):
         r = self.rng
@@ -179,6 +190,13 @@ def stage_c(fe, enc, gsep, lsep, rec, sampler, steps, log, weight_decay=1e-5, lo
     rec.eval()
 
 
+def freeze(module):
+    """Eval mode, no gradients: a finished stage the next trains against."""
+    module.eval()
+    for p in module.parameters():
+        p.requires_grad_(False)
+
+
 def stage_a(fe, enc, sampler, phrases, emb, steps, rng, log, ckpt=None, device="cpu"):
     """Stage A: audio → text space, contrastive over the sampler's classes (a random training
     phrasing per class per step); 1 s clips, batches of 32. Freezes the encoder when done.
@@ -209,9 +227,7 @@ def stage_a(fe, enc, sampler, phrases, emb, steps, rng, log, ckpt=None, device="
                 log(f"A {step:5d} loss {loss.item():.3f} acc {acc:.2f} ({time.time() - t0:.0f} s)")
         if ckpt is not None:
             torch.save(enc.state_dict(), ckpt)
-    enc.eval()
-    for p in enc.parameters():
-        p.requires_grad_(False)
+    freeze(enc)
 
 
 def stage_b(fe, enc, gsep, sampler, steps, log, ckpt=None, device="cpu"):
@@ -237,9 +253,7 @@ def stage_b(fe, enc, gsep, sampler, steps, log, ckpt=None, device="cpu"):
                 log(f"B {step:5d} cos {1 - loss.item():.3f} (query alone {(q * tg).sum(1).mean().item():.3f}) ({time.time() - t0:.0f} s)")
         if ckpt is not None:
             torch.save(gsep.state_dict(), ckpt)
-    gsep.eval()
-    for p in gsep.parameters():
-        p.requires_grad_(False)
+    freeze(gsep)
 
 
 def train(cache: Path, package: Path, steps=(1500, 1500, 3000), seed=0, log=print, augment=False):
