@@ -103,7 +103,7 @@ def write_atomic(path: Path, text: str):
     tmp.replace(path)
 
 
-def write_tables(rows, dropped, stats, onto, packages, here: Path):
+def write_tables(rows, dropped, onto, packages, here: Path):
     rows = sorted(rows, key=lambda r: (r["package"], r["path"]))
     lines = ["\t".join(COLUMNS)] + ["\t".join(str(r[c]) for c in COLUMNS) for r in rows]
     write_atomic(here / "manifest.tsv", "\n".join(lines) + "\n")

@@ -76,7 +76,6 @@ def train_base(steps=(1500, 1500, 10000), seed=0, device="cpu"):
     return models
 
 
-STAGES = ["audio_encoder", "global_separator", "local_separator", "reconstructor"]
 MANIFEST = """# tss-base: edgert's text-queried separator trained on the sound corpus (tools/corpus), built by
 # tools/tss/base.py (see MODEL_CARD.md).
 [model]
@@ -115,14 +114,12 @@ classes = "classes.json"
 
 def package(out: Path = ROOT / "models" / "tss-base"):
     """Quantizes the float export and writes the package."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from pipeline import STAGES, quantize_dynamic_stages
 
     float_dir, q = CACHE / "float", CACHE / "dynamic"
-    q.mkdir(exist_ok=True)
+    quantize_dynamic_stages(float_dir, q)
     out.mkdir(parents=True, exist_ok=True)
     for s in STAGES:
-        quantize_dynamic(str(float_dir / f"{s}.onnx"), str(q / f"{s}.onnx"), op_types_to_quantize=["MatMul", "Gemm"],
-                         weight_type=QuantType.QInt8, per_channel=True)
         shutil.copy(q / f"{s}.onnx", out / f"{s}.int8.onnx")
     for f in ("text_encoder.int8.onnx", "tokenizer.json"):
         shutil.copy(TEXT / f, out / f)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from train import equalise, place
+from train import Sampler, equalise, place
 
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT / "tools" / "corpus"
@@ -60,7 +60,7 @@ def load(split: str, audio: Path = AUDIO):
     return dict(out)
 
 
-class CorpusSampler:
+class CorpusSampler(Sampler):
     """Mixtures of the corpus's sources, with the interface of train.Sampler (classes, event,
     mixture, batch). `parent_rate`: the share of mixtures whose query names a parent class."""
 
@@ -140,15 +140,6 @@ class CorpusSampler:
         g = r.uniform(0.3, 0.9) / (np.max(np.abs(mix)) + 1e-6)
         phrase = r.choice(self.phrases[name][0 if phrasing == "train" else 1])
         return (mix * g).astype(np.float32), (target * g).astype(np.float32), name, phrase
-
-    def batch(self, b, n=3 * RATE):
-        import torch
-
-        items = [self.mixture(n) for _ in range(b)]
-        mix = torch.tensor(np.stack([i[0] for i in items]))
-        tgt = torch.tensor(np.stack([i[1] for i in items]))
-        q = torch.tensor(np.stack([self.emb[i[3]] for i in items]))
-        return mix, tgt, q, [i[2] for i in items]
 
 
 def make_testset(out: Path, per_leaf=4, per_parent=3, seconds=5, seed=2026):

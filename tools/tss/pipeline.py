@@ -87,18 +87,37 @@ def metrics(est, ref, mix):
     return {"sdr": sdr(est), "sdri": sdr(est) - sdr(mix), "si_sdr": si(est), "si_sdri": si(est) - si(mix)}
 
 
-def score_testset(ref, testset: Path, emb, block: bool = False):
-    """Mean metrics over the test set, extraction and removal, seen and unseen phrasings:
-    `ref` a Reference, `emb` the embedding of every phrasing."""
+def score_rows(ref, testset: Path, emb, block: bool = False):
+    """Per test mixture and phrasing (seen, unseen): the metrics of extracting and of removing the
+    target (`ref` a Reference, `emb` the embedding of every phrasing)."""
     items = json.loads((testset / "testset.json").read_text())
-    res = {k: [] for k in ["extract_seen", "remove_seen", "extract_unseen", "remove_unseen"]}
+    rows = []
     for it in items:
         mix, tgt = read_wav(testset / f"{it['id']}_mix.wav"), read_wav(testset / f"{it['id']}_target.wav")
         for kind in ("seen", "unseen"):
             est = ref.extract(mix, emb[it[kind]], block=block)
-            res[f"extract_{kind}"].append(metrics(est, tgt, mix))
-            res[f"remove_{kind}"].append(metrics(mix - est, mix - tgt, mix))
+            rows.append({"item": it, "phrasing": kind, "extract": metrics(est, tgt, mix), "remove": metrics(mix - est, mix - tgt, mix)})
+    return rows
+
+
+def score_testset(ref, testset: Path, emb, block: bool = False):
+    """Mean metrics over the test set, extraction and removal, seen and unseen phrasings."""
+    rows = score_rows(ref, testset, emb, block)
+    res = {f"{t}_{k}": [r[t] for r in rows if r["phrasing"] == k] for t in ("extract", "remove") for k in ("seen", "unseen")}
     return {k: {m: float(np.mean([r[m] for r in v])) for m in v[0]} for k, v in res.items()}
+
+
+STAGES = ["audio_encoder", "global_separator", "local_separator", "reconstructor"]
+
+
+def quantize_dynamic_stages(float_dir: Path, out: Path):
+    """Dynamic int8 of every stage (MatMul and Gemm, per-channel weights), as the packages ship it."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    out.mkdir(parents=True, exist_ok=True)
+    for s in STAGES:
+        quantize_dynamic(str(float_dir / f"{s}.onnx"), str(out / f"{s}.onnx"), op_types_to_quantize=["MatMul", "Gemm"],
+                         weight_type=QuantType.QInt8, per_channel=True)
 
 
 class Reference:
